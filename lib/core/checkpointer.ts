@@ -1,0 +1,65 @@
+/**
+ * The operations of vmware-go-kcl-v2's `checkpoint.Checkpointer`, plus RenewLeases and a paged
+ * listing, as one interface: `DynamoCheckpointer` serves it straight from the table and
+ * `ShardLeaseClient` over HTTP, and one behaviour suite holds both to it.
+ */
+import type { ErrorCode } from './errors';
+import type { Lease } from './lease-row';
+import type { CheckpointRequest, TakeRequest } from './rules';
+
+export interface InitResult {
+  readonly table: string;
+  readonly status: string;
+}
+
+export interface ActiveWorkers {
+  /** Worker id → the live leases it holds (unexpired, shard not ended). */
+  readonly workers: Readonly<Record<string, readonly Lease[]>>;
+  /** Shards not ended and without a live owner (of the asked set, when one was given). */
+  readonly unassigned: readonly string[];
+}
+
+export interface ListActiveWorkersOptions {
+  /** Consider only these shards; a shard with no row counts as unassigned. */
+  readonly shardIds?: readonly string[];
+  /** Fail with ShardNotAssigned when a shard is unassigned (vmware-go-kcl-v2's behaviour). */
+  readonly strict?: boolean;
+}
+
+export interface LostLease {
+  readonly shardId: string;
+  readonly code: Extract<ErrorCode, 'LeaseLost' | 'ShardClaimed'>;
+  readonly message: string;
+  readonly owner?: string;
+  readonly claimRequest?: string;
+}
+
+export interface RenewResult {
+  readonly renewed: readonly Lease[];
+  readonly lost: readonly LostLease[];
+}
+
+export interface ListShardsOptions {
+  /** 1..1000, default 100. */
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface ShardPage {
+  readonly shards: readonly Lease[];
+  readonly nextCursor?: string;
+}
+
+export interface Checkpointer {
+  init(): Promise<InitResult>;
+  getLease(shardId: string, request: TakeRequest): Promise<Lease>;
+  checkpointSequence(shardId: string, request: CheckpointRequest): Promise<Lease>;
+  fetchCheckpoint(shardId: string): Promise<Lease>;
+  removeLeaseInfo(shardId: string): Promise<void>;
+  removeLeaseOwner(shardId: string, workerId: string): Promise<void>;
+  getLeaseOwner(shardId: string): Promise<string>;
+  listActiveWorkers(options?: ListActiveWorkersOptions): Promise<ActiveWorkers>;
+  renewLeases(workerId: string, shardIds: readonly string[]): Promise<RenewResult>;
+  claimShard(shardId: string, claimerId: string): Promise<Lease>;
+  listShards(options?: ListShardsOptions): Promise<ShardPage>;
+}

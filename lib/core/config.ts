@@ -1,0 +1,108 @@
+/**
+ * Configuration from the environment, read and checked once (at cold start). The same names serve
+ * Lambda and the local server; every problem is reported at once, so a broken deployment says all
+ * that is wrong with it in one log line.
+ */
+import type { LeaseTerms } from './rules';
+
+export interface ServiceConfig extends LeaseTerms {
+  readonly tableName: string;
+  /** An owner expired longer than this is cleared by the reaper. */
+  readonly reaperGraceMs: number;
+}
+
+export interface LocalConfig extends ServiceConfig {
+  readonly port: number;
+  readonly reaperIntervalMs: number;
+  /** Unset: dynalite in memory. */
+  readonly dataDir?: string;
+  /** Unset: the embedded dynalite. */
+  readonly dynamoDbEndpoint?: string;
+  readonly streamName?: string;
+  readonly kinesisEndpoint?: string;
+}
+
+export const DEFAULT_LEASE_DURATION_MS = 10_000;
+export const DEFAULT_CLAIM_TIMEOUT_MS = 120_000;
+export const DEFAULT_REAPER_GRACE_MS = 10_000;
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  text(name: string, fallback?: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? fallback : value;
+  }
+
+  required(name: string, check?: (v: string) => string | undefined): string {
+    const value = this.text(name);
+    if (value === undefined) {
+      this.problems.push(`${name} is required`);
+      return '';
+    }
+    const problem = check?.(value);
+    if (problem) this.problems.push(`${name}=${JSON.stringify(value)} ${problem}`);
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer in ${min}..${max}`);
+      return fallback;
+    }
+    return value;
+  }
+}
+
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+
+function readService(r: EnvReader): ServiceConfig {
+  return {
+    tableName: r.required('TABLE_NAME', (v) =>
+      TABLE_NAME.test(v) ? undefined : 'must be 3..255 of [a-zA-Z0-9_.-]',
+    ),
+    leaseDurationMs: r.integer('LEASE_DURATION_MS', DEFAULT_LEASE_DURATION_MS, 100, 86_400_000),
+    claimTimeoutMs: r.integer('CLAIM_TIMEOUT_MS', DEFAULT_CLAIM_TIMEOUT_MS, 100, 86_400_000),
+    reaperGraceMs: r.integer('REAPER_GRACE_MS', DEFAULT_REAPER_GRACE_MS, 0, 86_400_000),
+  };
+}
+
+function finish<T>(r: EnvReader, config: T): T {
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const r = new EnvReader(env);
+  return finish(r, readService(r));
+}
+
+export function loadLocalConfig(env: Env = process.env): LocalConfig {
+  const r = new EnvReader({ ...env, TABLE_NAME: env.TABLE_NAME || 'shardlease-local' });
+  const optional = (name: string) => r.text(name);
+  const config: LocalConfig = {
+    ...readService(r),
+    port: r.integer('PORT', DEFAULT_PORT, 0, 65_535),
+    reaperIntervalMs: r.integer('REAPER_INTERVAL_MS', DEFAULT_REAPER_INTERVAL_MS, 100),
+    dataDir: optional('DATA_DIR'),
+    dynamoDbEndpoint: optional('DYNAMODB_ENDPOINT'),
+    streamName: optional('STREAM_NAME'),
+    kinesisEndpoint: optional('KINESIS_ENDPOINT'),
+  };
+  return finish(r, config);
+}

@@ -1,0 +1,71 @@
+/**
+ * The lease table, attribute by attribute. The first six are vmware-go-kcl-v2's, with its names and
+ * formats, so both can share one table; the rest are ours, and the Go library ignores them (and drops
+ * them when it rewrites a row with PutItem, which is why a missing LeaseCounter counts as 0).
+ */
+export const Attr = {
+  /** Hash key (S). */
+  ShardId: 'ShardID',
+  /** Worker id of the lease owner (S). */
+  AssignedTo: 'AssignedTo',
+  /** RFC 3339 UTC instant the lease expires (S); see lease-time.ts. */
+  LeaseTimeout: 'LeaseTimeout',
+  /** Kinesis sequence number or SHARD_END (S). */
+  Checkpoint: 'Checkpoint',
+  ParentShardId: 'ParentShardId',
+  /** Worker id that asked to steal the shard (S). */
+  ClaimRequest: 'ClaimRequest',
+  /** Ours (N): +1 on every successful take or renew; the fencing token. */
+  LeaseCounter: 'LeaseCounter',
+  /** Ours (S, RFC 3339): when the checkpoint was last written. */
+  CheckpointedAt: 'CheckpointedAt',
+  /** Ours (S, RFC 3339): when the pending claim was made; claims older than the claim timeout lapse. */
+  ClaimedAt: 'ClaimedAt',
+} as const;
+export type AttrName = (typeof Attr)[keyof typeof Attr];
+
+export type AttrValue = string | number;
+
+/** A row as stored: string attributes, LeaseCounter a number. Unknown attributes are carried along. */
+export type LeaseRow = Readonly<Record<string, AttrValue | undefined>>;
+
+/** A lease as the API and the client show it. */
+export interface Lease {
+  readonly shardId: string;
+  readonly owner?: string;
+  readonly leaseTimeout?: string;
+  readonly leaseCounter: number;
+  readonly checkpoint?: string;
+  readonly checkpointedAt?: string;
+  readonly parentShardId?: string;
+  readonly claimRequest?: string;
+  readonly claimedAt?: string;
+}
+
+function text(row: LeaseRow, attr: AttrName): string | undefined {
+  const value = row[attr];
+  // The Go library treats an empty string as absent; so do we.
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function toLease(row: LeaseRow): Lease {
+  const counter = row[Attr.LeaseCounter];
+  const lease: Record<string, string | number> = {
+    shardId: String(row[Attr.ShardId]),
+    leaseCounter: typeof counter === 'number' ? counter : 0,
+  };
+  const optional: ReadonlyArray<[keyof Lease, AttrName]> = [
+    ['owner', Attr.AssignedTo],
+    ['leaseTimeout', Attr.LeaseTimeout],
+    ['checkpoint', Attr.Checkpoint],
+    ['checkpointedAt', Attr.CheckpointedAt],
+    ['parentShardId', Attr.ParentShardId],
+    ['claimRequest', Attr.ClaimRequest],
+    ['claimedAt', Attr.ClaimedAt],
+  ];
+  for (const [field, attr] of optional) {
+    const value = text(row, attr);
+    if (value !== undefined) lease[field] = value;
+  }
+  return lease as unknown as Lease;
+}
