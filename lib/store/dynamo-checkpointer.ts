@@ -278,7 +278,7 @@ export class DynamoCheckpointer implements Checkpointer {
   }
 
   async listShards(options: ListShardsOptions = {}): Promise<ShardPage> {
-    const input = parseFields({ page: listShardsSchema }, { page: options }).page;
+    const input = parseFields({ body: listShardsSchema }, { body: options }).body;
     const response = await this.send(() =>
       this.client.send(
         new ScanCommand({
