@@ -1,9 +1,10 @@
 /**
- * The local server's routing, read from the same ROUTES table that the CDK construct turns into API
- * Gateway routes, with API Gateway's answers for what does not match: 404 for an unknown path, 405
+ * Routing by the ROUTES table, as API Gateway does it from the routes the CDK construct makes of it:
+ * the local server routes every request with it, and the API's $default route answers what matched no
+ * route with the contract's errors: 404 NotFound for an unknown path, 405 MethodNotAllowed
  * (with Allow) for a known path and another method.
  */
-import { type HttpMethod, ROUTES, type Route } from '../http/routes';
+import { type HttpMethod, ROUTES, type Route } from './routes';
 
 export type RouteMatch =
   | { readonly kind: 'matched'; readonly route: Route; readonly pathParameters: Record<string, string> }

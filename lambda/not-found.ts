@@ -1,0 +1,3 @@
+import { handleUnmatched } from '../lib/http/unmatched';
+
+export const handler = handleUnmatched;
