@@ -1,0 +1,250 @@
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  MergeShardsCommand,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis';
+import { ManualClock } from '../../lib/core/clock';
+import { formatLeaseTime } from '../../lib/core/lease-time';
+import { SHARD_END } from '../../lib/core/sequence-number';
+import { createDynamoClient } from '../../lib/store/dynamo-client';
+import { toAttributeValue } from '../../lib/store/item';
+import { createKinesisClient } from '../../lib/store/kinesis-client';
+import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
+import { Reaper } from '../../lib/store/reaper';
+import { createTestTable, type TestTable, testEndpoint } from '../support/dynamo';
+import { startKinesalite, type TestKinesis } from '../support/kinesalite';
+
+const T0 = Date.parse('2026-11-25T00:00:00.000Z');
+const STREAM = 'orders';
+const shard = (n: number) => `shardId-${String(n).padStart(12, '0')}`;
+// After the split of 0 and the merge of its children: 0 → (1, 2) → 3.
+const [S0, S1, S2, S3] = [shard(0), shard(1), shard(2), shard(3)];
+
+/** kinesalite applies a reshard asynchronously (after updateStreamMs = 0): wait until ACTIVE again. */
+async function untilActive(kinesis: KinesisClient): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: STREAM }));
+    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`stream ${STREAM} did not become ACTIVE`);
+}
+
+type Seed = Record<string, string | number>;
+
+async function put(client: DynamoDBClient, tableName: string, rows: readonly Seed[]): Promise<void> {
+  const items = rows.map((r) => ({
+    PutRequest: { Item: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toAttributeValue(v)])) },
+  }));
+  await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: items } }));
+}
+
+async function shardIds(client: DynamoDBClient, tableName: string): Promise<string[]> {
+  const ids: string[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+    ids.push(...(page.Items ?? []).map((item) => String(item.ShardID?.S)));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return ids.sort();
+}
+
+const iso = formatLeaseTime;
+const ended = (shardId: string, parent?: string): Seed => ({
+  ShardID: shardId,
+  Checkpoint: SHARD_END,
+  LeaseTimeout: iso(T0 - 60_000),
+  ...(parent && { ParentShardId: parent }),
+});
+const live = (shardId: string, parent?: string): Seed => ({
+  ShardID: shardId,
+  AssignedTo: 'worker-1',
+  LeaseTimeout: iso(T0 + 5_000),
+  LeaseCounter: 1,
+  Checkpoint: '49590338271490256608559692538361571095921575989136588898',
+  ...(parent && { ParentShardId: parent }),
+});
+
+let kinesis: TestKinesis;
+let clock: ManualClock;
+let table: TestTable;
+let dynamo: DynamoDBClient;
+
+beforeAll(async () => {
+  kinesis = await startKinesalite();
+  await kinesis.client.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
+  await untilActive(kinesis.client);
+  await kinesis.client.send(
+    new SplitShardCommand({
+      StreamName: STREAM,
+      ShardToSplit: S0,
+      NewStartingHashKey: (2n ** 127n).toString(),
+    }),
+  );
+  await untilActive(kinesis.client);
+  await kinesis.client.send(
+    new MergeShardsCommand({ StreamName: STREAM, ShardToMerge: S1, AdjacentShardToMerge: S2 }),
+  );
+  await untilActive(kinesis.client);
+});
+
+afterAll(async () => {
+  await kinesis.close();
+});
+
+beforeEach(async () => {
+  clock = new ManualClock(T0);
+  table = await createTestTable('reaper-kinesis', { clock });
+  dynamo = createDynamoClient({ endpoint: testEndpoint() });
+});
+
+function reaperOn(
+  streamNames: readonly string[],
+  client: KinesisClient = kinesis.client,
+  deleteEndedRows = true,
+): Reaper {
+  return new Reaper({
+    deleteEndedRows,
+    client: dynamo,
+    tableName: table.tableName,
+    claimTimeoutMs: 120_000,
+    graceMs: 10_000,
+    clock,
+    shardSource: new KinesisShardSource({ client, streamNames }),
+  });
+}
+
+describe('KinesisShardSource', () => {
+  it('lists every shard of a split and merged stream with parents and whether each is closed', async () => {
+    const shards = await new KinesisShardSource({
+      client: kinesis.client,
+      streamNames: [STREAM],
+    }).listShards();
+    expect([...shards].sort((a, b) => a.shardId.localeCompare(b.shardId))).toEqual([
+      { shardId: S0, closed: true },
+      { shardId: S1, parentShardId: S0, closed: true },
+      { shardId: S2, parentShardId: S0, closed: true },
+      { shardId: S3, parentShardId: S1, adjacentParentShardId: S2, closed: false },
+    ]);
+  });
+
+  it('fails, rather than returning a partial list, when one of the streams does not exist', async () => {
+    const source = new KinesisShardSource({
+      client: kinesis.client,
+      streamNames: [STREAM, 'no-such-stream'],
+    });
+    await expect(source.listShards()).rejects.toThrow(/no-such-stream|not found/i);
+  });
+});
+
+describe('Reaper with a Kinesis stream', () => {
+  it('removes ended parents only once every child the stream lists has a row, and keeps live shards', async () => {
+    // The Go library records only ParentShardId, so nothing in the rows names S2 as S3's parent.
+    await put(dynamo, table.tableName, [
+      ended(S0),
+      ended(S1, S0),
+      ended(S2, S0),
+      live('shardId-000000000099'),
+    ]);
+    const reaper = reaperOn([STREAM]);
+
+    const first = await reaper.runPass();
+    // S0's children (S1, S2) have rows; S1 and S2 wait for S3's row. 99 is not listed but held: kept.
+    expect(first).toMatchObject({ complete: true, endedRowsDeleted: 1, goneRowsDeleted: 0, conflicts: 0 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2, 'shardId-000000000099']);
+
+    await put(dynamo, table.tableName, [live(S3, S1)]);
+    const second = await reaper.runPass();
+    // Both parents of the merge go once the child has a row: S2 through the stream's adjacent parent.
+    expect(second).toMatchObject({ complete: true, endedRowsDeleted: 2, conflicts: 0 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S3, 'shardId-000000000099']);
+  });
+
+  it('keeps ended rows while the stream lists them when ended-row deletes are off (tables shared with Go workers)', async () => {
+    await put(dynamo, table.tableName, [
+      ended(S0),
+      ended(S1, S0),
+      ended(S2, S0),
+      live(S3, S1),
+      ended('shardId-000000000098'),
+    ]);
+
+    const summary = await reaperOn([STREAM], kinesis.client, false).runPass();
+
+    // Only the ended shard the stream no longer lists goes.
+    expect(summary).toMatchObject({ complete: true, endedRowsDeleted: 0, goneRowsDeleted: 1 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S0, S1, S2, S3]);
+  });
+
+  it('deletes the row of a shard the stream does not list once nobody holds it, and never one it lists', async () => {
+    await put(dynamo, table.tableName, [
+      { ShardID: 'shardId-000000000042', Checkpoint: '7', LeaseTimeout: iso(T0 - 60_000) },
+      { ...live('shardId-000000000043') },
+      // Listed, open, unowned and never checkpointed: stays.
+      { ShardID: S3 },
+      // Listed, closed, no row names it and the stream's child (S3) has a row: ended-rule only.
+      { ShardID: S1, Checkpoint: '5' },
+    ]);
+    const reaper = reaperOn([STREAM]);
+
+    const first = await reaper.runPass();
+    expect(first).toMatchObject({ complete: true, goneRowsDeleted: 1, endedRowsDeleted: 0 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S3, 'shardId-000000000043']);
+
+    // The live lease on a gone shard is left until it expires (and, here, until the reaper clears it).
+    clock.advance(60_000);
+    const second = await reaper.runPass();
+    expect(second).toMatchObject({ leasesReclaimed: 1, goneRowsDeleted: 1 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S3]);
+  });
+
+  it('deletes nothing on the stream’s word and reports the fault when the stream name is wrong', async () => {
+    await put(dynamo, table.tableName, [
+      ended(S0),
+      ended(S1, S0),
+      ended(S2, S0),
+      { ShardID: 'shardId-000000000099', LeaseTimeout: iso(T0 - 60_000), AssignedTo: 'crashed' },
+    ]);
+
+    const summary = await reaperOn([STREAM, 'not-a-stream']).runPass();
+
+    expect(summary.complete).toBe(false);
+    expect(summary.fault).toMatch(/listing the stream failed/);
+    expect(summary.resumeFrom).toBeUndefined();
+    expect(summary).toMatchObject({ endedRowsDeleted: 0, goneRowsDeleted: 0, leasesReclaimed: 1 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S0, S1, S2, 'shardId-000000000099']);
+  });
+
+  it('deletes nothing on the stream’s word when Kinesis is down, and the next pass does once it is back', async () => {
+    await put(dynamo, table.tableName, [
+      ended(S0),
+      ended(S1, S0),
+      ended(S2, S0),
+      { ShardID: 'shardId-000000000099' },
+    ]);
+    const down = await startKinesalite();
+    await down.close();
+    // Nothing listens on that port any more: every ListShards is refused.
+    const downClient = createKinesisClient({ endpoint: down.endpoint });
+
+    const summary = await reaperOn([STREAM], downClient).runPass();
+    downClient.destroy();
+
+    expect(summary.fault).toMatch(/listing the stream failed/);
+    expect(summary).toMatchObject({ complete: false, endedRowsDeleted: 0, goneRowsDeleted: 0 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S0, S1, S2, 'shardId-000000000099']);
+
+    const recovered = await reaperOn([STREAM]).runPass();
+    expect(recovered).toMatchObject({ complete: true, endedRowsDeleted: 1, goneRowsDeleted: 1 });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2]);
+  });
+});
