@@ -1,0 +1,48 @@
+/**
+ * The package entry: the lease engine on DynamoDB (`DynamoCheckpointer`), the HTTP client
+ * (`ShardLeaseClient`), the lease coordinator, and the types and errors they share. The CDK construct
+ * lives at the `./cdk` subpath so that consumers never load aws-cdk-lib.
+ */
+
+export type { Backoff } from './client/retry';
+export {
+  type RequestInfo,
+  regionOfUrl,
+  ShardLeaseClient,
+  type ShardLeaseClientOptions,
+} from './client/shard-lease-client';
+export type {
+  ActiveWorkers,
+  Checkpointer,
+  InitResult,
+  ListActiveWorkersOptions,
+  ListShardsOptions,
+  LostLease,
+  RenewResult,
+  ShardPage,
+} from './core/checkpointer';
+export { type Clock, ManualClock, systemClock } from './core/clock';
+export {
+  CheckpointRegressionError,
+  ErrorCode,
+  type FieldIssue,
+  InvalidDynamoDbSchemaError,
+  type LeaseConflictDetails,
+  LeaseLostError,
+  LeaseNotAcquiredError,
+  NoLeaseOwnerError,
+  PayloadTooLargeError,
+  SequenceIdNotFoundError,
+  ShardClaimedError,
+  ShardEndedError,
+  ShardLeaseError,
+  ShardNotAssignedError,
+  ShardNotFoundError,
+  ThrottledError,
+  ValidationError,
+} from './core/errors';
+export type { Lease } from './core/lease-row';
+export type { CheckpointRequest, LeaseTerms, TakeRequest } from './core/rules';
+export { SHARD_END } from './core/sequence-number';
+export { DynamoCheckpointer, type DynamoCheckpointerOptions } from './store/dynamo-checkpointer';
+export { createDynamoClient } from './store/dynamo-client';
