@@ -59,13 +59,23 @@ function parsePart(
   return undefined;
 }
 
+/** Seconds a throttled caller should wait: DynamoDB's throttling clears within about a second. */
+const RETRY_AFTER_SECONDS = '1';
+
 function json(
   statusCode: number,
   body: unknown,
   contentType = 'application/json',
 ): APIGatewayProxyStructuredResultV2 {
   if (statusCode === 204) return { statusCode, headers: {} };
-  return { statusCode, headers: { 'content-type': contentType }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: {
+      'content-type': contentType,
+      ...(statusCode === 429 && { 'retry-after': RETRY_AFTER_SECONDS }),
+    },
+    body: JSON.stringify(body),
+  };
 }
 
 export async function dispatch(
@@ -80,7 +90,12 @@ export async function dispatch(
   if (shardId) keys.shardId = shardId;
   if (workerId) keys.workerId = workerId;
   try {
-    const body = operation.body ? parseJsonBody(bodyText(event)) : undefined;
+    const text = bodyText(event);
+    // Unknown input is refused, a body where the operation takes none included.
+    if (!operation.body && text !== undefined) {
+      throw new ValidationError([{ field: 'body', message: 'must be empty: this operation takes no body' }]);
+    }
+    const body = operation.body ? parseJsonBody(text) : undefined;
     const issues: FieldIssue[] = [];
     const input = {
       path: parsePart(operation.path, event.pathParameters, 'path', issues),

@@ -25,6 +25,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
+export const INTERNAL_MESSAGE = 'internal error; the request id locates it in the logs';
+
 export interface Problem {
   readonly status: number;
   readonly body: Record<string, unknown>;
@@ -46,7 +48,7 @@ export function problemFor(error: unknown, requestId: string): Problem {
     status: 500,
     body: {
       code: ErrorCode.Internal,
-      message: 'internal error; the request id locates it in the logs',
+      message: INTERNAL_MESSAGE,
       requestId,
     },
   };

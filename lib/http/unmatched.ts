@@ -6,7 +6,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ErrorCode } from '../core/errors';
-import { PROBLEM_CONTENT_TYPE, problem } from './problem';
+import { INTERNAL_MESSAGE, PROBLEM_CONTENT_TYPE, problem } from './problem';
 import { matchRoute } from './router';
 
 /** The 404 or 405 for a request no route takes; undefined when a route does take it. */
@@ -45,7 +45,7 @@ export async function handleUnmatched(
     return response;
   }
   logger.error('a routed request reached $default', { method, path });
-  const { status, body } = problem(ErrorCode.Internal, 'internal error', context.awsRequestId);
+  const { status, body } = problem(ErrorCode.Internal, INTERNAL_MESSAGE, context.awsRequestId);
   return {
     statusCode: status,
     headers: { 'content-type': PROBLEM_CONTENT_TYPE },

@@ -20,19 +20,19 @@ import {
 import { ErrorCode } from '../core/errors';
 import type { RequestDependencies } from '../http/handle-request';
 import { createHttpHandler, type HttpLambdaHandler } from '../http/lambda-handler';
-import { PROBLEM_CONTENT_TYPE, problem } from '../http/problem';
+import { INTERNAL_MESSAGE, PROBLEM_CONTENT_TYPE, problem } from '../http/problem';
 import { matchRoute } from '../http/router';
 import type { OperationName } from '../http/routes';
 import { ROUTES } from '../http/routes';
 import { unmatchedResponse } from '../http/unmatched';
 import { DynamoCheckpointer } from '../store/dynamo-checkpointer';
 import { createDynamoClient } from '../store/dynamo-client';
-import { createKinesisClient } from '../store/kinesis-client';
 import { KinesisShardSource } from '../store/kinesis-shard-source';
 import { Reaper, type ReaperSummary } from '../store/reaper';
 import { localLambdaContext, readBody, toApiGatewayEvent } from './api-gateway-event';
 import { renderDashboard } from './dashboard';
 import { type RunningDynalite, startDynalite } from './embedded-dynalite';
+import { createLocalKinesisClient } from './kinesis-local-client';
 
 export const DEFAULT_LOCAL_TABLE = 'shardlease-local';
 
@@ -131,7 +131,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       graceMs: options.reaperGraceMs ?? DEFAULT_REAPER_GRACE_MS,
       ...(options.streamName && {
         shardSource: new KinesisShardSource({
-          client: createKinesisClient(options.kinesisEndpoint ? { endpoint: options.kinesisEndpoint } : {}),
+          client: createLocalKinesisClient(options.kinesisEndpoint),
           streamNames: options.streamName
             .split(',')
             .map((s) => s.trim())
@@ -175,7 +175,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       serve(request, response).catch((error: unknown) => {
         // Only a failure outside the handlers (the dashboard, a broken socket) can land here.
         logger.error('local request failed', { error: error as Error });
-        if (!response.headersSent) sendProblem(response, ErrorCode.Internal, 'internal error', randomUUID());
+        if (!response.headersSent) sendProblem(response, ErrorCode.Internal, INTERNAL_MESSAGE, randomUUID());
         else response.destroy();
       });
     });

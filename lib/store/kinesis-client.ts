@@ -1,22 +1,22 @@
 /**
- * A Kinesis client that also works against kinesalite: the SDK's default HTTP/2 handler fails there
- * (ERR_HTTP2_ERROR), so we always use the HTTP/1.1 handler, which real Kinesis accepts as well.
+ * The Kinesis client of the reaper and the coordinator. It takes no HTTP handler of its own: in Lambda
+ * the SDK's default is right, and importing one here would bundle @smithy's HTTP stack (128 KB) into
+ * the reaper. Local Kinesis (kinesalite) needs HTTP/1.1: see lib/local/kinesis-local-client.ts.
  */
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 
 export interface KinesisClientOptions {
   /** Set for kinesalite or another compatible endpoint; dummy credentials are then used. */
   readonly endpoint?: string;
   readonly region?: string;
+  readonly requestHandler?: KinesisClientConfig['requestHandler'];
 }
 
 export function createKinesisClient(options: KinesisClientOptions = {}): KinesisClient {
-  const local = options.endpoint !== undefined;
   return new KinesisClient({
-    requestHandler: new NodeHttpHandler(),
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
-    ...(local && {
+    ...(options.requestHandler && { requestHandler: options.requestHandler }),
+    ...(options.endpoint !== undefined && {
       endpoint: options.endpoint,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     }),

@@ -55,7 +55,7 @@ describe('the $default route handler', () => {
     expect(response.statusCode).toBe(500);
     expect(JSON.parse(String(response.body))).toEqual({
       code: 'Internal',
-      message: 'internal error',
+      message: 'internal error; the request id locates it in the logs',
       requestId: 'lambda-req-1',
     });
   });

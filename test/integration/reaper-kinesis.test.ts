@@ -14,9 +14,9 @@ import {
 import { ManualClock } from '../../lib/core/clock';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import { SHARD_END } from '../../lib/core/sequence-number';
+import { createLocalKinesisClient } from '../../lib/local/kinesis-local-client';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
 import { toAttributeValue } from '../../lib/store/item';
-import { createKinesisClient } from '../../lib/store/kinesis-client';
 import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
 import { Reaper } from '../../lib/store/reaper';
 import { createTestTable, type TestTable, testEndpoint } from '../support/dynamo';
@@ -234,7 +234,7 @@ describe('Reaper with a Kinesis stream', () => {
     const down = await startKinesalite();
     await down.close();
     // Nothing listens on that port any more: every ListShards is refused.
-    const downClient = createKinesisClient({ endpoint: down.endpoint });
+    const downClient = createLocalKinesisClient(down.endpoint);
 
     const summary = await reaperOn([STREAM], downClient).runPass();
     downClient.destroy();

@@ -681,6 +681,7 @@ describe('throttling', () => {
       body: { workerId: 'worker-a' },
     });
     expect(reply.statusCode).toBe(429);
+    expect(reply.headers['retry-after']).toBe('1');
     expect(reply.body).toEqual({
       code: 'Throttled',
       message: 'DynamoDB throttled the request through 10 attempts',

@@ -476,6 +476,22 @@ describe('bad input', () => {
       status: 400,
       field: 'shardIds',
     },
+    {
+      name: 'a body on an operation that takes none',
+      method: 'DELETE',
+      path: '/shards/s-1',
+      body: { force: true },
+      status: 400,
+      field: 'body',
+    },
+    {
+      name: 'a body on a read',
+      method: 'GET',
+      path: '/shards/s-1/checkpoint',
+      raw: 'x',
+      status: 400,
+      field: 'body',
+    },
     { name: 'a page limit of 0', method: 'GET', path: '/shards?limit=0', status: 400, field: 'limit' },
     {
       name: 'strict that is not a boolean',

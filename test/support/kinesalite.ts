@@ -1,7 +1,7 @@
 /** A kinesalite server for one test file, in memory on a free loopback port, and a client for it. */
 import type { AddressInfo } from 'node:net';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { createKinesisClient } from '../../lib/store/kinesis-client';
+import { createLocalKinesisClient } from '../../lib/local/kinesis-local-client';
 
 export interface TestKinesis {
   readonly endpoint: string;
@@ -23,7 +23,7 @@ export async function startKinesalite(): Promise<TestKinesis> {
     server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
   );
   const endpoint = `http://127.0.0.1:${server.address().port}`;
-  const client = createKinesisClient({ endpoint });
+  const client = createLocalKinesisClient(endpoint);
   return {
     endpoint,
     client,
