@@ -485,9 +485,9 @@ describe('bad input', () => {
       field: 'body',
     },
     {
-      name: 'a body on a read',
-      method: 'GET',
-      path: '/shards/s-1/checkpoint',
+      name: 'a body on init',
+      method: 'POST',
+      path: '/init',
       raw: 'x',
       status: 400,
       field: 'body',
