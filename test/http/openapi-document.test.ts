@@ -219,6 +219,9 @@ const SHARD_ID_SAMPLES: readonly Sample[] = [
   ['a shard id with a slash', 'a/b', false],
   ['a shard id with a space', 'a b', false],
   ['a shard id with a non-ASCII letter', 'shård', false],
+  ['a shard id that is one dot (a URL folds it away)', '.', false],
+  ['a shard id that is two dots', '..', false],
+  ['a shard id of three dots', '...', true],
 ];
 const CHECKPOINT_SAMPLES: readonly Sample[] = [
   ['a 56-digit sequence number', '49590338271490256608559692538361571095921575989136588898', true],
@@ -334,6 +337,9 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
       ['an empty id in the set', { shardIds: 'a,,b' }, false],
       ['a trailing comma', { shardIds: 'a,' }, false],
       ['a bad id in the set', { shardIds: 'a,b c' }, false],
+      ['a dot-dot id in the set', { shardIds: 'a,..,b' }, false],
+      ['a dot id at the end of the set', { shardIds: 'a,.' }, false],
+      ['an id starting with two dots', { shardIds: '..a' }, true],
       ['strict=yes', { strict: 'yes' }, false],
       ['strict=TRUE', { strict: 'TRUE' }, false],
       ['an unknown parameter', { limit: '1' }, false],
