@@ -47,6 +47,13 @@ export interface ShardLeaseProps {
    */
   readonly reaperGrace?: Duration;
   /**
+   * Whether the reaper deletes an ended shard's row as soon as every child shard has a row
+   * (`REAPER_DELETE_ENDED_ROWS`). Set false when vmware-go-kcl-v2 workers share the table: they re-read
+   * a listed shard whose row is missing, so the row must stay until the stream stops listing the shard.
+   * @default true
+   */
+  readonly reaperDeletesEndedRows?: boolean;
+  /**
    * The Kinesis streams whose shards the leases are for: the reaper removes the row of a shard that
    * none of them lists any more, and gets `kinesis:ListShards` on exactly these streams.
    * @default - none: rows are removed only for ended shards whose children all have rows
@@ -113,6 +120,7 @@ export interface ResolvedShardLeaseProps {
   readonly claimTimeout: Duration;
   readonly reaperSchedule: Schedule;
   readonly reaperGrace: Duration;
+  readonly reaperDeletesEndedRows: boolean;
   readonly streams: readonly IStream[];
   readonly table?: ITable;
   readonly tableName?: string;
@@ -165,6 +173,7 @@ export function resolveProps(props: ShardLeaseProps): ResolvedShardLeaseProps {
     claimTimeout: props.claimTimeout ?? Duration.minutes(2),
     reaperSchedule: props.reaperSchedule ?? Schedule.rate(Duration.minutes(1)),
     reaperGrace: props.reaperGrace ?? Duration.seconds(10),
+    reaperDeletesEndedRows: props.reaperDeletesEndedRows ?? true,
     streams: props.streams ?? [],
     table: props.table,
     tableName: props.tableName,

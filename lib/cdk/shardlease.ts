@@ -268,6 +268,7 @@ export class ShardLease extends Construct {
     const streams = this.settings.streams;
     const environment = this.leaseEnvironment();
     if (streams.length > 0) environment.STREAM_NAME = streams.map((s) => s.streamName).join(',');
+    environment.REAPER_DELETE_ENDED_ROWS = String(this.settings.reaperDeletesEndedRows);
     const reaper = this.createFunction({
       id: 'Reaper',
       entry: 'reaper',

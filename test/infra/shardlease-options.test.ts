@@ -35,6 +35,7 @@ class ConsumerStack extends Stack {
       claimTimeout: Duration.minutes(5),
       reaperSchedule: Schedule.rate(Duration.minutes(5)),
       reaperGrace: Duration.minutes(1),
+      reaperDeletesEndedRows: false,
       removalPolicy: RemovalPolicy.DESTROY,
       logRetention: RetentionDays.ONE_WEEK,
       memorySize: 512,
@@ -82,6 +83,10 @@ describe('with an existing table', () => {
 describe('with streams', () => {
   it('tells the reaper every stream name, comma-separated', () => {
     expect(fnResource(leases().reaper).Environment.Variables.STREAM_NAME).toBe('orders,payments');
+  });
+
+  it('keeps ended rows until the stream drops the shard when told to (a table shared with Go workers)', () => {
+    expect(fnResource(leases().reaper).Environment.Variables.REAPER_DELETE_ENDED_ROWS).toBe('false');
   });
 
   it('lets the reaper list the shards of exactly those streams, and no other function touch Kinesis', () => {

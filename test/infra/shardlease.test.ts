@@ -127,6 +127,10 @@ describe('the functions', () => {
     expect(functionResource(construct().reaper)?.Environment.Variables.STREAM_NAME).toBeUndefined();
   });
 
+  it('let the reaper delete ended rows once their children have rows, by default', () => {
+    expect(functionResource(construct().reaper)?.Environment.Variables.REAPER_DELETE_ENDED_ROWS).toBe('true');
+  });
+
   it('log to their own log group, kept one month and retained', () => {
     // One per function plus the API access logs.
     template().resourceCountIs('AWS::Logs::LogGroup', FUNCTIONS.length + 1);
