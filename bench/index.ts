@@ -1,0 +1,111 @@
+/**
+ * `npm run bench [-- section…]`: runs the sections (all, in order, or the ones named) and prints each
+ * as a markdown table with notes, ready for the README. Progress goes to stderr, the report to stdout.
+ * Exits non-zero when a section fails or reports a failure.
+ */
+import { arch, cpus, loadavg, platform } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { run as bundles } from './bundles';
+import { run as core } from './core';
+import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
+import { run as http } from './http';
+import { run as reaper } from './reaper';
+import type { BenchContext, BenchSection } from './section';
+
+interface SectionRunner {
+  readonly needsDynamo: boolean;
+  run(ctx: BenchContext): Promise<BenchSection & { readonly failures?: readonly string[] }>;
+}
+
+const SECTIONS: Readonly<Record<string, SectionRunner>> = {
+  core: { needsDynamo: true, run: core },
+  http: { needsDynamo: true, run: http },
+  bundles: { needsDynamo: false, run: () => bundles() },
+  reaper: { needsDynamo: true, run: reaper },
+};
+
+const cell = (value: string | number): string => String(value).replace(/\|/g, '\\|');
+
+export function toMarkdown(section: BenchSection): string {
+  const lines = [
+    `## ${section.title}`,
+    '',
+    `| ${section.columns.map(cell).join(' | ')} |`,
+    `| ${section.columns.map((_, i) => (i === 0 ? '---' : '--:')).join(' | ')} |`,
+    ...section.rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ];
+  if (section.notes?.length) lines.push('', ...section.notes.map((note) => `- ${note}`));
+  return `${lines.join('\n')}\n`;
+}
+
+function machineLine(): string {
+  const cores = cpus();
+  const model = cores[0]?.model.trim() ?? 'unknown CPU';
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+  return `node ${process.version} · ${cores.length} × ${model} · ${platform()} ${arch()} · load average at start ${load} · ${new Date().toISOString()}`;
+}
+
+async function main(): Promise<number> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown section(s): ${unknown.join(', ')}; choose from ${Object.keys(SECTIONS).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const names =
+    asked.length > 0 ? Object.keys(SECTIONS).filter((n) => asked.includes(n)) : Object.keys(SECTIONS);
+
+  process.stdout.write(
+    `# Benchmarks\n\n\`npm run bench${asked.length ? ` -- ${asked.join(' ')}` : ''}\`\n\n`,
+  );
+  process.stdout.write(`${machineLine()}\n\n`);
+
+  let dynalite: DynaliteProcess | undefined;
+  let failed = false;
+  const started = performance.now();
+  try {
+    if (names.some((n) => SECTIONS[n]?.needsDynamo)) dynalite = await startDynaliteProcess();
+    const ctx: BenchContext = { dynamoEndpoint: dynalite?.endpoint ?? '' };
+    for (const name of names) {
+      const section = SECTIONS[name] as SectionRunner;
+      const sectionStart = performance.now();
+      process.stderr.write(`bench: ${name}…\n`);
+      try {
+        const result = await section.run(ctx);
+        process.stdout.write(`${toMarkdown(result)}\n`);
+        for (const failure of result.failures ?? []) {
+          process.stdout.write(`**FAIL** ${failure}\n\n`);
+          process.stderr.write(`bench: FAIL ${failure}\n`);
+          failed = true;
+        }
+      } catch (error) {
+        failed = true;
+        process.stdout.write(
+          `## ${name}\n\n**FAIL** the section did not complete: ${(error as Error).message}\n\n`,
+        );
+        process.stderr.write(`bench: ${name} failed: ${(error as Error).stack ?? String(error)}\n`);
+      }
+      process.stderr.write(
+        `bench: ${name} took ${((performance.now() - sectionStart) / 1000).toFixed(1)} s\n`,
+      );
+    }
+  } finally {
+    await dynalite?.stop();
+  }
+  process.stderr.write(`bench: all took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
