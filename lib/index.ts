@@ -4,6 +4,16 @@
  * lives at the `./cdk` subpath so that consumers never load aws-cdk-lib.
  */
 
+export {
+  type CoordinatorEvents,
+  LeaseCoordinator,
+  type LeaseCoordinatorOptions,
+  type LeaseLossReason,
+  type LeaseLostEvent,
+  type ShardLease,
+  systemTimer,
+  type Timer,
+} from './client/coordinator';
 export type { Backoff } from './client/retry';
 export {
   type RequestInfo,
@@ -11,6 +21,7 @@ export {
   ShardLeaseClient,
   type ShardLeaseClientOptions,
 } from './client/shard-lease-client';
+export { processShard, type ShardOutcome, type ShardProcessorOptions } from './client/shard-processor';
 export type {
   ActiveWorkers,
   Checkpointer,
@@ -46,3 +57,4 @@ export type { CheckpointRequest, LeaseTerms, TakeRequest } from './core/rules';
 export { SHARD_END } from './core/sequence-number';
 export { DynamoCheckpointer, type DynamoCheckpointerOptions } from './store/dynamo-checkpointer';
 export { createDynamoClient } from './store/dynamo-client';
+export { KinesisShardSource, type ShardSource, type StreamShard } from './store/kinesis-shard-source';

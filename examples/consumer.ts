@@ -1,0 +1,102 @@
+/**
+ * An example Kinesis consumer on shardlease: a lease coordinator takes its fair share of the stream's
+ * shards, and each owned shard is read from its checkpoint and checkpointed after every batch.
+ *
+ *   SHARDLEASE_URL=http://127.0.0.1:3000 STREAM_NAME=orders KINESIS_ENDPOINT=http://127.0.0.1:4567 \
+ *   WORKER_ID=worker-1 npx tsx examples/consumer.ts
+ *
+ * SHARDLEASE_URL and STREAM_NAME are required. KINESIS_ENDPOINT (unset: AWS Kinesis), WORKER_ID (unset:
+ * host name and process id) and LEASE_DURATION_MS (the service's, default 10000) are optional. Stop with
+ * Ctrl-C: the leases are released so that other workers take the shards at once.
+ */
+import { hostname } from 'node:os';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { _Record } from '@aws-sdk/client-kinesis';
+import { LeaseCoordinator, type ShardLease } from '../lib/client/coordinator';
+import { ShardLeaseClient } from '../lib/client/shard-lease-client';
+import { processShard } from '../lib/client/shard-processor';
+import { DEFAULT_LEASE_DURATION_MS } from '../lib/core/config';
+import { createLocalKinesisClient } from '../lib/local/kinesis-local-client';
+import { createKinesisClient } from '../lib/store/kinesis-client';
+import { KinesisShardSource } from '../lib/store/kinesis-shard-source';
+
+interface ConsumerConfig {
+  readonly shardLeaseUrl: string;
+  readonly streamName: string;
+  readonly kinesisEndpoint: string | undefined;
+  readonly workerId: string;
+  readonly leaseDurationMs: number;
+}
+
+/** Reads the environment once; throws naming every missing or invalid variable. */
+export function consumerConfig(env: NodeJS.ProcessEnv): ConsumerConfig {
+  const problems: string[] = [];
+  if (!env.SHARDLEASE_URL) problems.push('SHARDLEASE_URL: required (e.g. http://127.0.0.1:3000)');
+  if (!env.STREAM_NAME) problems.push('STREAM_NAME: required');
+  const leaseDurationMs = Number(env.LEASE_DURATION_MS ?? DEFAULT_LEASE_DURATION_MS);
+  if (!Number.isInteger(leaseDurationMs) || leaseDurationMs <= 0) {
+    problems.push(`LEASE_DURATION_MS: must be a positive integer, got ${env.LEASE_DURATION_MS}`);
+  }
+  if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  return {
+    shardLeaseUrl: env.SHARDLEASE_URL as string,
+    streamName: env.STREAM_NAME as string,
+    kinesisEndpoint: env.KINESIS_ENDPOINT || undefined,
+    workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
+    leaseDurationMs,
+  };
+}
+
+async function main(): Promise<void> {
+  const logger = new Logger({ serviceName: 'shardlease-consumer' });
+  const config = consumerConfig(process.env);
+  // A local endpoint is kinesalite, which speaks only HTTP/1.1.
+  const kinesis = config.kinesisEndpoint
+    ? createLocalKinesisClient(config.kinesisEndpoint)
+    : createKinesisClient();
+  logger.appendKeys({ workerId: config.workerId });
+
+  // The application's work: here, a log line per batch.
+  const handleRecords = (records: readonly _Record[], lease: ShardLease) => {
+    logger.info('records processed', {
+      shardId: lease.shardId,
+      count: records.length,
+      lastSequenceNumber: records.at(-1)?.SequenceNumber,
+    });
+  };
+
+  const coordinator = new LeaseCoordinator({
+    checkpointer: new ShardLeaseClient({ baseUrl: config.shardLeaseUrl }),
+    shardSource: new KinesisShardSource({ client: kinesis, streamNames: [config.streamName] }),
+    workerId: config.workerId,
+    leaseDurationMs: config.leaseDurationMs,
+    logger,
+    onLeaseGained: async (lease) => {
+      const outcome = await processShard(lease, { kinesis, streamName: config.streamName, handleRecords });
+      logger.info('shard processing finished', { shardId: lease.shardId, outcome });
+    },
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    coordinator
+      .stop()
+      .catch((error: unknown) => logger.error('stop failed', { error }))
+      .finally(() => kinesis.destroy());
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+
+  await coordinator.start();
+  logger.info('consumer started', { streamName: config.streamName, shards: coordinator.heldShards() });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    new Logger({ serviceName: 'shardlease-consumer' }).error('consumer failed', { error });
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,354 @@
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis';
+import {
+  LeaseCoordinator,
+  type LeaseCoordinatorOptions,
+  type LeaseLostEvent,
+  type ShardLease,
+  type Timer,
+} from '../../lib/client/coordinator';
+import type { Checkpointer } from '../../lib/core/checkpointer';
+import { ManualClock } from '../../lib/core/clock';
+import { ErrorCode, ShardLeaseError } from '../../lib/core/errors';
+import type { Lease } from '../../lib/core/lease-row';
+import { SHARD_END } from '../../lib/core/sequence-number';
+import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
+import { createTestTable, type TestTable } from '../support/dynamo';
+import { startKinesalite, type TestKinesis } from '../support/kinesalite';
+
+const T0 = Date.parse('2026-11-25T00:00:00.000Z');
+const LEASE_MS = 9_000;
+const RENEW_MS = LEASE_MS / 3;
+
+let kinesis: TestKinesis;
+let streamCount = 0;
+
+beforeAll(async () => {
+  kinesis = await startKinesalite();
+});
+afterAll(async () => {
+  await kinesis.close();
+});
+
+async function untilActive(client: KinesisClient, streamName: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    if (out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`stream ${streamName} did not become ACTIVE`);
+}
+
+async function createStream(shardCount: number): Promise<string> {
+  const streamName = `coord-${++streamCount}`;
+  await kinesis.client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
+  await untilActive(kinesis.client, streamName);
+  return streamName;
+}
+
+/** The checkpointer, with a count of its calls per method: a spy that passes everything through. */
+function counted(inner: Checkpointer): {
+  checkpointer: Checkpointer;
+  calls: Map<string, number>;
+  renewedIds: string[][];
+} {
+  const calls = new Map<string, number>();
+  const renewedIds: string[][] = [];
+  const checkpointer = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
+        if (property === 'renewLeases') renewedIds.push([...(args[1] as string[])]);
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { checkpointer, calls, renewedIds };
+}
+
+/** A timer that never fires: the tests call tick() themselves. */
+const noTimer: Timer = { setInterval: () => 0, clearInterval: () => undefined };
+
+interface Worker {
+  readonly coordinator: LeaseCoordinator;
+  readonly lost: LeaseLostEvent[];
+  readonly gained: ShardLease[];
+  readonly calls: Map<string, number>;
+  readonly renewedIds: string[][];
+}
+
+interface Fixture {
+  readonly clock: ManualClock;
+  readonly table: TestTable;
+  readonly streamName: string;
+  worker(workerId: string, extra?: Partial<LeaseCoordinatorOptions>): Worker;
+}
+
+async function fixture(shardCount: number): Promise<Fixture> {
+  const clock = new ManualClock(T0);
+  const table = await createTestTable('coordinator', {
+    clock,
+    leaseDurationMs: LEASE_MS,
+    claimTimeoutMs: 60_000,
+  });
+  const streamName = await createStream(shardCount);
+  const shardSource = new KinesisShardSource({ client: kinesis.client, streamNames: [streamName] });
+  return {
+    clock,
+    table,
+    streamName,
+    worker(workerId, extra = {}) {
+      const { checkpointer, calls, renewedIds } = counted(table.checkpointer);
+      const lost: LeaseLostEvent[] = [];
+      const gained: ShardLease[] = [];
+      const coordinator = new LeaseCoordinator({
+        checkpointer,
+        shardSource,
+        workerId,
+        leaseDurationMs: LEASE_MS,
+        clock,
+        timer: noTimer,
+        onLeaseGained: (lease) => {
+          gained.push(lease);
+        },
+        onLeaseLost: (event) => {
+          lost.push(event);
+        },
+        ...extra,
+      });
+      return { coordinator, lost, gained, calls, renewedIds };
+    },
+  };
+}
+
+/** Advances one renewal period and runs one cycle of each worker, in order. */
+async function round(clock: ManualClock, workers: readonly Worker[]): Promise<void> {
+  clock.advance(RENEW_MS);
+  for (const w of workers) await w.coordinator.tick();
+}
+
+async function ownersInTable(table: TestTable): Promise<Record<string, string[]>> {
+  const active = await table.checkpointer.listActiveWorkers();
+  return Object.fromEntries(
+    Object.entries(active.workers).map(([id, leases]) => [id, leases.map((l) => l.shardId).sort()]),
+  );
+}
+
+async function row(table: TestTable, shardId: string): Promise<Lease | undefined> {
+  const page = await table.checkpointer.listShards({ limit: 1000 });
+  return page.shards.find((lease) => lease.shardId === shardId);
+}
+
+describe('LeaseCoordinator', () => {
+  it('converges three workers on six shards to two each, then stops moving shards', async () => {
+    const f = await fixture(6);
+    const workers = ['a', 'b', 'c'].map((id) => f.worker(id));
+    let rounds = 0;
+    while (rounds < 30 && !workers.every((w) => w.coordinator.heldShards().length === 2)) {
+      await round(f.clock, workers);
+      rounds++;
+    }
+    expect(workers.map((w) => w.coordinator.heldShards().length)).toEqual([2, 2, 2]);
+    expect(new Set(workers.flatMap((w) => w.coordinator.heldShards())).size).toBe(6);
+    expect(await ownersInTable(f.table)).toEqual(
+      Object.fromEntries(workers.map((w) => [w.coordinator.workerId, w.coordinator.heldShards()])),
+    );
+    // Settled: more periods move nothing and claim nothing.
+    const claims = workers.map((w) => w.calls.get('claimShard') ?? 0);
+    const events = workers.map((w) => w.lost.length + w.gained.length);
+    for (let i = 0; i < 9; i++) await round(f.clock, workers);
+    expect(workers.map((w) => w.calls.get('claimShard') ?? 0)).toEqual(claims);
+    expect(workers.map((w) => w.lost.length + w.gained.length)).toEqual(events);
+    expect(rounds).toBeLessThanOrEqual(15);
+  });
+
+  it('renews all of its leases with one renewLeases call per period', async () => {
+    const f = await fixture(12);
+    const w = f.worker('solo');
+    await w.coordinator.tick();
+    expect(w.coordinator.heldShards()).toHaveLength(12);
+    expect(w.calls.get('getLease')).toBe(12);
+    for (let i = 0; i < 6; i++) await round(f.clock, [w]);
+    expect(w.calls.get('renewLeases')).toBe(6);
+    expect(w.renewedIds.every((ids) => ids.length === 12)).toBe(true);
+    // Two lease durations later, every lease is still live, and still only once taken.
+    expect((await ownersInTable(f.table)).solo).toHaveLength(12);
+    expect(w.calls.get('getLease')).toBe(12);
+    expect(w.lost).toEqual([]);
+  });
+
+  it('steals a shard from a worker above its share through a claim, and the owner hands it over', async () => {
+    const f = await fixture(4);
+    const finalCheckpoints: string[] = [];
+    const a = f.worker('a', {
+      // The processor checkpoints once more when told to stop: the handover must let that land.
+      onLeaseGained: async (lease) => {
+        await new Promise((resolve) => lease.signal.addEventListener('abort', resolve));
+        await lease.checkpoint('100');
+        finalCheckpoints.push(lease.shardId);
+      },
+    });
+    await a.coordinator.tick();
+    expect(a.coordinator.heldShards()).toHaveLength(4);
+
+    const b = f.worker('b');
+    await b.coordinator.tick();
+    const claimed = b.coordinator.pendingSteal();
+    expect(claimed).toBeDefined();
+    expect((await row(f.table, claimed as string))?.claimRequest).toBe('b');
+
+    // A's next renewal is refused with ShardClaimed: it stops, checkpoints and releases (in the
+    // background, so its other renewals never wait), and B's next cycle takes the shard.
+    await round(f.clock, [a, b]);
+    expect(a.coordinator.heldShards()).not.toContain(claimed);
+    for (let i = 0; i < 2 && b.coordinator.heldShards().length === 0; i++) await round(f.clock, [a, b]);
+    expect(finalCheckpoints).toEqual([claimed]);
+    expect(b.coordinator.heldShards()).toEqual([claimed]);
+    expect(b.gained[0]?.startingCheckpoint).toBe('100');
+    const owner = await f.table.checkpointer.getLeaseOwner(claimed as string);
+    expect(owner).toBe('b');
+    // Within one lease period of the claim.
+    expect(f.clock.now() - T0).toBeLessThan(LEASE_MS);
+
+    for (let i = 0; i < 9; i++) await round(f.clock, [a, b]);
+    expect([a.coordinator.heldShards().length, b.coordinator.heldShards().length]).toEqual([2, 2]);
+  });
+
+  it('reports a claimed shard to onLeaseLost with the claimer', async () => {
+    const f = await fixture(2);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    const b = f.worker('b');
+    await b.coordinator.tick();
+    await round(f.clock, [a, b]);
+    expect(a.lost).toEqual([{ shardId: b.coordinator.heldShards()[0], reason: 'claimed', owner: 'b' }]);
+    expect(a.gained.find((l) => l.shardId === a.lost[0]?.shardId)?.signal.aborted).toBe(true);
+  });
+
+  it('does not take a child shard before its parent has ended, then takes both children', async () => {
+    const f = await fixture(1);
+    const [parent] =
+      (await kinesis.client.send(new ListShardsCommand({ StreamName: f.streamName }))).Shards ?? [];
+    await kinesis.client.send(
+      new SplitShardCommand({
+        StreamName: f.streamName,
+        ShardToSplit: parent?.ShardId,
+        NewStartingHashKey: '170141183460469231731687303715884105728',
+      }),
+    );
+    await untilActive(kinesis.client, f.streamName);
+    const ended: string[] = [];
+    const w = f.worker('w', { onShardEnded: (shardId) => ended.push(shardId) });
+    await w.coordinator.tick();
+    expect(w.coordinator.heldShards()).toEqual([parent?.ShardId]);
+
+    for (let i = 0; i < 3; i++) await round(f.clock, [w]);
+    expect(w.coordinator.heldShards()).toEqual([parent?.ShardId]);
+    expect(w.gained).toHaveLength(1);
+
+    await w.gained[0]?.checkpoint(SHARD_END);
+    expect(ended).toEqual([parent?.ShardId]);
+    expect(w.coordinator.heldShards()).toEqual([]);
+    for (let i = 0; i < 3; i++) await round(f.clock, [w]);
+    const children = w.coordinator.heldShards();
+    expect(children).toHaveLength(2);
+    expect(children).not.toContain(parent?.ShardId);
+    for (const child of w.gained.slice(1)) {
+      expect(child.parentShardIds).toEqual([parent?.ShardId]);
+      expect(child.startingCheckpoint).toBeUndefined();
+    }
+    expect((await row(f.table, children[0] as string))?.parentShardId).toBe(parent?.ShardId);
+  });
+
+  it('releases its leases on stop, so that a peer takes them at once', async () => {
+    const f = await fixture(3);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    expect(a.coordinator.heldShards()).toHaveLength(3);
+    await a.coordinator.stop();
+    expect(a.lost.map((e) => e.reason)).toEqual(['stopped', 'stopped', 'stopped']);
+    expect(a.gained.every((l) => l.signal.aborted)).toBe(true);
+    expect(await ownersInTable(f.table)).toEqual({});
+
+    const b = f.worker('b');
+    await b.coordinator.tick(); // no time has passed
+    expect(b.coordinator.heldShards()).toHaveLength(3);
+  });
+
+  it('leaves its leases to expire when stopped without release, as a crash would', async () => {
+    const f = await fixture(2);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    await a.coordinator.stop({ release: false });
+    const b = f.worker('b');
+    await b.coordinator.tick();
+    expect(b.coordinator.heldShards()).toEqual([]);
+    f.clock.advance(LEASE_MS + 1);
+    await b.coordinator.tick();
+    expect(b.coordinator.heldShards()).toHaveLength(2);
+  });
+
+  it('reports an expired lease to onLeaseLost and aborts its processing when no renewal came in time', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    f.clock.advance(LEASE_MS);
+    await a.coordinator.tick();
+    expect(a.lost[0]).toEqual({ shardId: a.gained[0]?.shardId, reason: 'expired' });
+    expect(a.gained[0]?.signal.aborted).toBe(true);
+    // Expired leases are free again: the same worker takes it back with a new lease.
+    expect(a.coordinator.heldShards()).toHaveLength(1);
+    expect(a.gained).toHaveLength(2);
+  });
+
+  it('reports a lease whose row was removed as taken, and its checkpointer then fails with LeaseLost', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });
+    await a.coordinator.tick();
+    const lease = a.gained[0] as ShardLease;
+    await f.table.checkpointer.removeLeaseInfo(lease.shardId);
+    await round(f.clock, [a]);
+    expect(a.lost).toEqual([{ shardId: lease.shardId, reason: 'taken' }]);
+    expect(lease.signal.aborted).toBe(true);
+    await expect(lease.checkpoint('5')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+  });
+
+  it('lets a checkpoint that races its own renewal succeed, although the renewal moves the counter', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    const lease = a.gained[0] as ShardLease;
+    for (let i = 1; i <= 6; i++) {
+      const checkpoint = lease.checkpoint(String(i * 10));
+      // Both orders: the checkpoint sent before the renewal, and during it.
+      await (i % 2 === 0
+        ? Promise.all([checkpoint, round(f.clock, [a])])
+        : Promise.all([round(f.clock, [a]), checkpoint]));
+    }
+    expect(a.lost).toEqual([]);
+    expect((await row(f.table, lease.shardId))?.checkpoint).toBe('60');
+    expect(a.calls.get('renewLeases')).toBe(6);
+  });
+
+  it('checkpoints with the lease counter, so a checkpoint from an older lease is refused', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a');
+    await a.coordinator.tick();
+    const first = a.gained[0] as ShardLease;
+    await first.checkpoint('10');
+    f.clock.advance(LEASE_MS);
+    await a.coordinator.tick(); // expired and taken again: a new lease, a new counter
+    const second = a.gained[1] as ShardLease;
+    expect(second.startingCheckpoint).toBe('10');
+    await expect(first.checkpoint('20')).rejects.toBeInstanceOf(ShardLeaseError);
+    await second.checkpoint('20');
+    expect((await f.table.checkpointer.fetchCheckpoint(second.shardId)).checkpoint).toBe('20');
+  });
+});
