@@ -15,7 +15,7 @@ import type {
   RenewResult,
   ShardPage,
 } from '../core/checkpointer';
-import { ErrorCode, ShardLeaseError, ValidationError } from '../core/errors';
+import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
 import type { CheckpointRequest, TakeRequest } from '../core/rules';
 import { errorFromResponse } from './errors';
@@ -93,6 +93,8 @@ interface Call {
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: unknown;
+  /** A refusal that, on a retry, means an earlier try already did the work. */
+  readonly doneAfterRetry?: (error: ShardLeaseError) => boolean;
 }
 
 export class ShardLeaseClient implements Checkpointer {
@@ -176,6 +178,9 @@ export class ShardLeaseClient implements Checkpointer {
       method: 'DELETE',
       path: `/shards/${segment('shardId', shardId)}/lease`,
       query: { workerId },
+      // An earlier try may have released the lease and lost its answer (a 5xx or a dropped
+      // connection): a retry that finds the shard without any owner has nothing left to do.
+      doneAfterRetry: (error) => error instanceof LeaseLostError && error.details.owner === undefined,
     });
   }
 
@@ -317,7 +322,9 @@ export class ShardLeaseClient implements Checkpointer {
         response.headers.get('apigw-requestid') ??
         response.headers.get('x-amzn-requestid') ??
         undefined;
-      throw errorFromResponse({ status: response.status, body: parsed, text, requestId });
+      const error = errorFromResponse({ status: response.status, body: parsed, text, requestId });
+      if (attempt > 1 && call.doneAfterRetry?.(error)) return undefined;
+      throw error;
     }
   }
 }

@@ -300,6 +300,35 @@ describe('ShardLeaseClient retries and errors', () => {
     }
   });
 
+  it('counts a retried release that finds the shard unowned as done: the lost answer had released it', async () => {
+    const server = await startScriptedServer([
+      { status: 502, body: 'bad gateway', headers: { 'content-type': 'text/plain' } },
+      { status: 409, body: problem('LeaseLost') },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, backoff: FAST });
+      await expect(client.removeLeaseOwner('shardId-1', 'w1')).resolves.toBeUndefined();
+      expect(server.seen).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('still fails a retried release with LeaseLost when another worker owns the shard', async () => {
+    const server = await startScriptedServer([
+      { status: 503, body: problem('Internal') },
+      { status: 409, body: problem('LeaseLost', { owner: 'w2' }) },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, backoff: FAST });
+      const error = await failure(client.removeLeaseOwner('shardId-1', 'w1'));
+      expect(error).toBeInstanceOf(LeaseLostError);
+      expect(error.details.owner).toBe('w2');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('does not retry a permanent fault (the table has the wrong schema)', async () => {
     const server = await startScriptedServer([{ status: 500, body: problem('InvalidDynamoDBSchema') }]);
     try {
