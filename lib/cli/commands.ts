@@ -16,7 +16,9 @@ export type OptionName =
   | 'table'
   | 'dynamodb-endpoint'
   | 'claim-timeout-ms'
-  | 'grace-ms';
+  | 'grace-ms'
+  | 'stream'
+  | 'kinesis-endpoint';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -66,6 +68,16 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
     type: 'string',
     value: 'MS',
     description: 'grace after expiry before clearing (env REAPER_GRACE_MS)',
+  },
+  stream: {
+    type: 'string',
+    value: 'A,B,…',
+    description: 'stream(s) whose shard list decides which rows are gone (env STREAM_NAME)',
+  },
+  'kinesis-endpoint': {
+    type: 'string',
+    value: 'URL',
+    description: 'Kinesis-compatible endpoint, e.g. a local kinesalite (env KINESIS_ENDPOINT)',
   },
 };
 
@@ -127,7 +139,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'reap',
     args: [],
-    options: ['table', 'dynamodb-endpoint', 'region', 'claim-timeout-ms', 'grace-ms'],
+    options: [
+      'table',
+      'dynamodb-endpoint',
+      'region',
+      'claim-timeout-ms',
+      'grace-ms',
+      'stream',
+      'kinesis-endpoint',
+    ],
     required: [],
     summary: 'run one reaper pass directly on the table',
   },

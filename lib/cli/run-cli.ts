@@ -8,7 +8,10 @@ import type { Checkpointer } from '../core/checkpointer';
 import { DEFAULT_CLAIM_TIMEOUT_MS, DEFAULT_REAPER_GRACE_MS } from '../core/config';
 import { ErrorCode, ShardLeaseError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
+import { createLocalKinesisClient } from '../local/kinesis-local-client';
 import { createDynamoClient } from '../store/dynamo-client';
+import { createKinesisClient } from '../store/kinesis-client';
+import { KinesisShardSource } from '../store/kinesis-shard-source';
 import { Reaper } from '../store/reaper';
 import { commandHelp, type Invocation, integerOption, parseCommandLine, topHelp } from './args';
 import type { CommandName, OptionName } from './commands';
@@ -136,9 +139,26 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
   );
   const graceMs = envInteger(run, env, 'grace-ms', 'REAPER_GRACE_MS', DEFAULT_REAPER_GRACE_MS);
   if (claimTimeoutMs < 1) throw new UsageError('--claim-timeout-ms must be an integer >= 1', run.command);
+  const streamNames = (text(run.options, 'stream') ?? env.STREAM_NAME ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const kinesisEndpoint = text(run.options, 'kinesis-endpoint') ?? env.KINESIS_ENDPOINT;
   const client = createDynamoClient({ ...(endpoint && { endpoint }), ...(region && { region }) });
+  const kinesis =
+    streamNames.length === 0
+      ? undefined
+      : kinesisEndpoint
+        ? createLocalKinesisClient(kinesisEndpoint)
+        : createKinesisClient(region ? { region } : {});
   try {
-    const summary = await new Reaper({ client, tableName, claimTimeoutMs, graceMs }).runPass();
+    const summary = await new Reaper({
+      client,
+      tableName,
+      claimTimeoutMs,
+      graceMs,
+      ...(kinesis && { shardSource: new KinesisShardSource({ client: kinesis, streamNames }) }),
+    }).runPass();
     const fields = Object.entries(summary).map(([k, v]) => [k, String(v)] as const);
     return {
       json: { table: tableName, ...summary },
@@ -147,6 +167,7 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
     };
   } finally {
     client.destroy();
+    kinesis?.destroy();
   }
 }
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { runCli } from '../../lib/cli/run-cli';
 import { ShardLeaseClient } from '../../lib/client/shard-lease-client';
 import { ManualClock } from '../../lib/core/clock';
@@ -8,6 +9,7 @@ import { NoLeaseOwnerError } from '../../lib/core/errors';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import { type LocalServer, startLocalServer } from '../../lib/local/server';
 import { createTestTable, testEndpoint, uniqueTableName } from '../support/dynamo';
+import { startKinesalite } from '../support/kinesalite';
 
 const T0 = Date.parse('2026-11-24T19:00:00.000Z');
 const LEASE = 10_000;
@@ -293,6 +295,38 @@ describe('reap', () => {
       expect(again.stdout).toMatch(/^leasesReclaimed\s+0$/m);
     } finally {
       table.io.client.destroy();
+    }
+  });
+
+  it('with --stream, deletes the row of a shard the stream no longer lists and keeps the listed ones', async () => {
+    const kinesis = await startKinesalite();
+    const table = await createTestTable('cli-reap-stream');
+    try {
+      await kinesis.client.send(new CreateStreamCommand({ StreamName: 'orders', ShardCount: 1 }));
+      await waitUntilStreamExists({ client: kinesis.client, maxWaitTime: 30 }, { StreamName: 'orders' });
+      await table.checkpointer.getLease('shardId-000000000000', { workerId: 'w1' });
+      await table.checkpointer.getLease('shardId-000000000099', { workerId: 'w1' });
+      await table.checkpointer.removeLeaseOwner('shardId-000000000099', 'w1');
+      const ran = await cli(
+        [
+          'reap',
+          '--table',
+          table.tableName,
+          '--stream',
+          'orders',
+          '--kinesis-endpoint',
+          kinesis.endpoint,
+          '--json',
+        ],
+        { DYNAMODB_ENDPOINT: testEndpoint() },
+      );
+      expect(ran.code).toBe(0);
+      expect(JSON.parse(ran.stdout)).toMatchObject({ goneRowsDeleted: 1, complete: true });
+      const rows = (await table.checkpointer.listShards()).shards.map((l) => l.shardId);
+      expect(rows).toEqual(['shardId-000000000000']);
+    } finally {
+      table.io.client.destroy();
+      await kinesis.close();
     }
   });
 
