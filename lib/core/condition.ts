@@ -53,9 +53,12 @@ function resolve(row: LeaseRow | undefined, x: Operand): AttrValue | undefined {
   }
 }
 
-/** DynamoDB semantics: a comparison with a missing attribute, or across types, is false. */
+/**
+ * DynamoDB semantics: a comparison with a missing attribute, or across types, is false, except `<>`,
+ * which is true there (the operands are not equal).
+ */
 function comparePresent(op: Comparator, a: AttrValue | undefined, b: AttrValue | undefined): boolean {
-  if (a === undefined || b === undefined || typeof a !== typeof b) return false;
+  if (a === undefined || b === undefined || typeof a !== typeof b) return op === '<>';
   switch (op) {
     case '=':
       return a === b;
