@@ -1,0 +1,197 @@
+import { evaluateCondition } from '../../lib/core/condition';
+import {
+  CheckpointRegressionError,
+  LeaseLostError,
+  LeaseNotAcquiredError,
+  ShardClaimedError,
+  ShardEndedError,
+  ShardNotFoundError,
+} from '../../lib/core/errors';
+import type { LeaseRow } from '../../lib/core/lease-row';
+import { formatLeaseTime } from '../../lib/core/lease-time';
+import {
+  checkpointCondition,
+  claimCondition,
+  explainCheckpointRefusal,
+  explainClaimRefusal,
+  explainReleaseRefusal,
+  explainRenewRefusal,
+  explainTakeRefusal,
+  renewCondition,
+  ruleTimes,
+  takeCondition,
+} from '../../lib/core/rules';
+
+const NOW = Date.parse('2026-11-24T19:00:00.000Z');
+const terms = { leaseDurationMs: 10_000, claimTimeoutMs: 60_000 };
+const t = ruleTimes(NOW, terms);
+const at = (offsetMs: number) => formatLeaseTime(NOW + offsetMs);
+
+const live: LeaseRow = {
+  ShardID: 's',
+  AssignedTo: 'w1',
+  LeaseTimeout: at(5_000),
+  LeaseCounter: 4,
+  Checkpoint: '100',
+};
+const expired: LeaseRow = { ...live, LeaseTimeout: at(-1) };
+const claimed: LeaseRow = { ...live, ClaimRequest: 'w2', ClaimedAt: at(-1_000) };
+
+describe('ruleTimes', () => {
+  it('derives every instant from one clock reading', () => {
+    expect(t).toEqual({
+      nowMs: NOW,
+      now: '2026-11-24T19:00:00.000Z',
+      claimCutoff: '2026-11-24T18:59:00.000Z',
+      newLeaseTimeout: '2026-11-24T19:00:10.000Z',
+    });
+  });
+});
+
+describe('take and renew conditions', () => {
+  it('let a worker take a free, expired or own lease, and nobody else a live one', () => {
+    expect(evaluateCondition(takeCondition('w2', t), undefined)).toBe(true);
+    expect(evaluateCondition(takeCondition('w2', t), expired)).toBe(true);
+    expect(evaluateCondition(takeCondition('w1', t), live)).toBe(true);
+    expect(evaluateCondition(takeCondition('w2', t), live)).toBe(false);
+    // A lease is live while now is before its timeout: at the timeout it is free.
+    expect(evaluateCondition(takeCondition('w2', t), { ...live, LeaseTimeout: at(0) })).toBe(true);
+  });
+
+  it('let only the claimer take a claimed shard, and never renew what the caller does not hold', () => {
+    expect(evaluateCondition(takeCondition('w1', t), claimed)).toBe(false);
+    expect(evaluateCondition(takeCondition('w2', t), { ...claimed, LeaseTimeout: at(-1) })).toBe(true);
+    expect(evaluateCondition(takeCondition('w3', t), { ...claimed, LeaseTimeout: at(-1) })).toBe(false);
+    expect(evaluateCondition(renewCondition('w2', t), expired)).toBe(false);
+    expect(evaluateCondition(renewCondition('w1', t), expired)).toBe(true);
+  });
+
+  it('let a Go-written claim (no ClaimedAt) lapse a claim timeout after the lease expired', () => {
+    const goClaim: LeaseRow = {
+      ShardID: 's',
+      AssignedTo: 'w1',
+      ClaimRequest: 'w2',
+      LeaseTimeout: at(-59_999),
+    };
+    expect(evaluateCondition(takeCondition('w3', t), goClaim)).toBe(false);
+    expect(evaluateCondition(takeCondition('w3', t), { ...goClaim, LeaseTimeout: at(-60_000) })).toBe(true);
+  });
+});
+
+describe('explainTakeRefusal', () => {
+  it('is ShardClaimed with the claimer when another worker’s claim is fresh', () => {
+    const error = explainTakeRefusal(claimed, 'w1', t);
+    expect(error).toBeInstanceOf(ShardClaimedError);
+    expect(error.details).toMatchObject({ owner: 'w1', claimRequest: 'w2', leaseCounter: 4 });
+  });
+
+  it('is LeaseNotAcquired with the owner and timeout while another worker’s lease is live', () => {
+    const error = explainTakeRefusal(live, 'w2', t);
+    expect(error).toBeInstanceOf(LeaseNotAcquiredError);
+    expect(error.message).toBe('lease not acquired: current lease timeout not yet expired');
+    expect(error.details).toEqual({
+      owner: 'w1',
+      leaseTimeout: at(5_000),
+      checkpoint: '100',
+      leaseCounter: 4,
+    });
+  });
+
+  it('is LeaseNotAcquired (changed concurrently) when the row as read would now allow the take', () => {
+    const error = explainTakeRefusal(expired, 'w2', t);
+    expect(error).toBeInstanceOf(LeaseNotAcquiredError);
+    expect(error.message).toMatch(/changed concurrently/);
+  });
+});
+
+describe('explainRenewRefusal', () => {
+  it('is LeaseLost for a missing row, another owner, or no owner', () => {
+    expect(explainRenewRefusal(undefined, 'w1', t)).toBeInstanceOf(LeaseLostError);
+    const taken = explainRenewRefusal(live, 'w2', t);
+    expect(taken).toBeInstanceOf(LeaseLostError);
+    expect(taken.message).toBe('lease lost: the shard is owned by w1');
+    expect(taken.details).toMatchObject({ owner: 'w1' });
+    const { AssignedTo: _, ...unowned } = live;
+    expect(explainRenewRefusal(unowned, 'w1', t).message).toBe('lease lost: the shard has no owner');
+  });
+
+  it('is ShardClaimed when the owner’s renewal meets another worker’s fresh claim', () => {
+    expect(explainRenewRefusal(claimed, 'w1', t)).toBeInstanceOf(ShardClaimedError);
+  });
+});
+
+describe('explainCheckpointRefusal', () => {
+  const request = { workerId: 'w1', checkpoint: '200' };
+
+  it('is LeaseLost naming the new owner for a zombie', () => {
+    const error = explainCheckpointRefusal({ ...live, AssignedTo: 'w2' }, request, t);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect(error.message).toBe('lease lost: the shard is owned by w2');
+  });
+
+  it('is LeaseLost naming the timeout when the caller’s lease expired', () => {
+    const error = explainCheckpointRefusal(expired, request, t);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect(error.message).toBe(`lease lost: the lease expired at ${at(-1)}`);
+  });
+
+  it('is LeaseLost naming both counters when the fencing token moved on', () => {
+    const error = explainCheckpointRefusal(live, { ...request, leaseCounter: 3 }, t);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect(error.message).toMatch(/lease counter 4, not 3/);
+  });
+
+  it('is CheckpointRegression with the requested and recorded checkpoints when it would go backwards', () => {
+    const error = explainCheckpointRefusal(live, { ...request, checkpoint: '99' }, t);
+    expect(error).toBeInstanceOf(CheckpointRegressionError);
+    expect(error.details).toMatchObject({ requested: '99', checkpoint: '100' });
+    expect(explainCheckpointRefusal({ ...live, Checkpoint: 'SHARD_END' }, request, t)).toBeInstanceOf(
+      CheckpointRegressionError,
+    );
+  });
+
+  it('agrees with the condition: SHARD_END may be written again, and nothing after it', () => {
+    const ended = { ...live, Checkpoint: 'SHARD_END' };
+    expect(
+      evaluateCondition(checkpointCondition({ workerId: 'w1', checkpoint: 'SHARD_END' }, t), ended),
+    ).toBe(true);
+    expect(
+      evaluateCondition(checkpointCondition({ workerId: 'w1', checkpoint: '9'.repeat(128) }, t), ended),
+    ).toBe(false);
+    expect(evaluateCondition(checkpointCondition({ workerId: 'w1', checkpoint: '100' }, t), live)).toBe(true);
+    expect(evaluateCondition(checkpointCondition({ workerId: 'w1', checkpoint: '1000' }, t), live)).toBe(
+      true,
+    );
+  });
+});
+
+describe('explainReleaseRefusal', () => {
+  it('is LeaseLost naming the real owner', () => {
+    const error = explainReleaseRefusal(live, 'w2');
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect(error.message).toBe('lease lost: the shard is owned by w1, not w2');
+    expect(explainReleaseRefusal(undefined, 'w2').message).toMatch(/no lease row/);
+  });
+});
+
+describe('explainClaimRefusal', () => {
+  it('is NotFound without a row and ShardEnded for an ended shard', () => {
+    expect(evaluateCondition(claimCondition(t), undefined)).toBe(false);
+    expect(explainClaimRefusal(undefined, 's', 'w2', t)).toBeInstanceOf(ShardNotFoundError);
+    expect(explainClaimRefusal({ ...live, Checkpoint: 'SHARD_END' }, 's', 'w2', t)).toBeInstanceOf(
+      ShardEndedError,
+    );
+  });
+
+  it('is ShardClaimed for another claimer, and nothing for the same claimer again', () => {
+    expect(evaluateCondition(claimCondition(t), claimed)).toBe(false);
+    const error = explainClaimRefusal(claimed, 's', 'w3', t);
+    expect(error).toBeInstanceOf(ShardClaimedError);
+    expect(error?.details).toMatchObject({ claimRequest: 'w2' });
+    expect(explainClaimRefusal(claimed, 's', 'w2', t)).toBeUndefined();
+  });
+
+  it('lets a lapsed claim be replaced', () => {
+    expect(evaluateCondition(claimCondition(t), { ...claimed, ClaimedAt: at(-60_000) })).toBe(true);
+  });
+});

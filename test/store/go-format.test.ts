@@ -1,0 +1,214 @@
+/**
+ * Rows as vmware-go-kcl-v2 writes them: whole items by PutItem, with its six attributes only (no
+ * LeaseCounter, no ClaimedAt), LeaseTimeout as Go's time.RFC3339 (whole seconds) or with
+ * nanoseconds. We must read them, take them over when expired, refuse them while live, and write rows
+ * that the Go library reads back.
+ */
+import { type AttributeValue, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ManualClock } from '../../lib/core/clock';
+import { LeaseLostError, LeaseNotAcquiredError, ShardClaimedError } from '../../lib/core/errors';
+import { createTestTable, type TestTable } from '../support/dynamo';
+
+const LEASE = 10_000;
+const CLAIM = 60_000;
+/** Go's time.RFC3339 and RFC3339Nano layouts as they print in UTC. */
+const GO_RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+let table: TestTable;
+let clock: ManualClock;
+
+beforeAll(async () => {
+  clock = new ManualClock(Date.parse('2026-11-24T19:10:30.000Z'));
+  table = await createTestTable('go-format', { clock, leaseDurationMs: LEASE, claimTimeoutMs: CLAIM });
+});
+
+let n = 0;
+const shard = () => `shardId-${String(++n).padStart(12, '0')}`;
+
+/** A row as the Go library's PutItem writes it. */
+async function putGoRow(shardId: string, attrs: Record<string, string>) {
+  const item: Record<string, AttributeValue> = { ShardID: { S: shardId } };
+  for (const [k, v] of Object.entries(attrs)) item[k] = { S: v };
+  await table.io.client.send(new PutItemCommand({ TableName: table.tableName, Item: item }));
+}
+
+async function rawItem(shardId: string) {
+  const out = await table.io.client.send(
+    new GetItemCommand({
+      TableName: table.tableName,
+      Key: { ShardID: { S: shardId } },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item;
+}
+
+describe('rows written by vmware-go-kcl-v2', () => {
+  it('are read with their checkpoint, owner, timeout, parent and claim, and counter 0', async () => {
+    const id = shard();
+    await putGoRow(id, {
+      AssignedTo: 'go-worker-1',
+      LeaseTimeout: '2026-11-24T19:10:41Z',
+      Checkpoint: '49590338271490256608559692538361571095921575989136588898',
+      ParentShardId: 'shardId-000000000000',
+      ClaimRequest: 'go-worker-2',
+    });
+    await expect(table.checkpointer.fetchCheckpoint(id)).resolves.toEqual({
+      shardId: id,
+      owner: 'go-worker-1',
+      leaseTimeout: '2026-11-24T19:10:41Z',
+      leaseCounter: 0,
+      checkpoint: '49590338271490256608559692538361571095921575989136588898',
+      parentShardId: 'shardId-000000000000',
+      claimRequest: 'go-worker-2',
+    });
+    await expect(table.checkpointer.getLeaseOwner(id)).resolves.toBe('go-worker-1');
+  });
+
+  it('are refused while live and taken over once expired, whole-second timeout (time.RFC3339)', async () => {
+    const id = shard();
+    await putGoRow(id, { AssignedTo: 'go-worker', LeaseTimeout: '2026-11-24T19:10:41Z', Checkpoint: '7' });
+    clock.set(Date.parse('2026-11-24T19:10:40.999Z'));
+    const refused = await table.checkpointer.getLease(id, { workerId: 'ts-worker' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(LeaseNotAcquiredError);
+    expect(refused).toMatchObject({
+      details: { owner: 'go-worker', leaseTimeout: '2026-11-24T19:10:41Z', leaseCounter: 0 },
+    });
+
+    // Conditions compare instants as strings, and '...:41Z' sorts after '...:41.500Z': a whole-second
+    // Go timeout lives up to one second longer here (the safe side; see lease-time.ts).
+    clock.set(Date.parse('2026-11-24T19:10:41.500Z'));
+    await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).rejects.toBeInstanceOf(
+      LeaseNotAcquiredError,
+    );
+    clock.set(Date.parse('2026-11-24T19:10:42.000Z'));
+    await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).resolves.toEqual({
+      shardId: id,
+      owner: 'ts-worker',
+      leaseTimeout: '2026-11-24T19:10:52.000Z',
+      leaseCounter: 1,
+      checkpoint: '7',
+    });
+  });
+
+  it('are refused while live and taken over once expired, nanosecond timeout (time.RFC3339Nano)', async () => {
+    const id = shard();
+    await putGoRow(id, { AssignedTo: 'go-worker', LeaseTimeout: '2026-11-24T19:10:41.123456789Z' });
+    clock.set(Date.parse('2026-11-24T19:10:41.122Z'));
+    await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).rejects.toBeInstanceOf(
+      LeaseNotAcquiredError,
+    );
+    await expect(
+      table.checkpointer.checkpointSequence(id, { workerId: 'go-worker', checkpoint: '1' }),
+    ).resolves.toMatchObject({
+      owner: 'go-worker',
+      checkpoint: '1',
+      leaseCounter: 0,
+    });
+    clock.set(Date.parse('2026-11-24T19:10:41.124Z'));
+    await expect(
+      table.checkpointer.checkpointSequence(id, { workerId: 'go-worker', checkpoint: '2' }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).resolves.toMatchObject({
+      owner: 'ts-worker',
+      leaseCounter: 1,
+    });
+  });
+
+  it('honour a Go claim (no ClaimedAt) until a claim timeout after the lease it targets expired', async () => {
+    const id = shard();
+    await putGoRow(id, {
+      AssignedTo: 'owner',
+      LeaseTimeout: '2026-11-24T19:10:41Z',
+      ClaimRequest: 'claimer',
+    });
+    clock.set(Date.parse('2026-11-24T19:10:35.000Z'));
+    // The owner may not renew a claimed shard, as in Go.
+    await expect(table.checkpointer.getLease(id, { workerId: 'owner' })).rejects.toBeInstanceOf(
+      ShardClaimedError,
+    );
+
+    clock.set(Date.parse('2026-11-24T19:10:50.000Z'));
+    await expect(table.checkpointer.getLease(id, { workerId: 'bystander' })).rejects.toBeInstanceOf(
+      ShardClaimedError,
+    );
+    const taken = await table.checkpointer.getLease(id, { workerId: 'claimer' });
+    expect(taken).toMatchObject({ owner: 'claimer', leaseCounter: 1 });
+    expect(taken.claimRequest).toBeUndefined();
+  });
+
+  it('let a lapsed Go claim be ignored', async () => {
+    const id = shard();
+    await putGoRow(id, {
+      AssignedTo: 'owner',
+      LeaseTimeout: '2026-11-24T19:10:41Z',
+      ClaimRequest: 'claimer',
+    });
+    clock.set(Date.parse('2026-11-24T19:10:41.000Z') + CLAIM + 1_000);
+    await expect(table.checkpointer.getLease(id, { workerId: 'bystander' })).resolves.toMatchObject({
+      owner: 'bystander',
+    });
+  });
+
+  it('restart the counter after Go rewrites a row we wrote, dropping LeaseCounter', async () => {
+    const id = shard();
+    clock.set(Date.parse('2026-11-24T19:20:00.000Z'));
+    await table.checkpointer.getLease(id, { workerId: 'ts-worker' });
+    await table.checkpointer.getLease(id, { workerId: 'ts-worker' });
+    // Go takes the expired lease with a whole-item PutItem.
+    clock.advance(LEASE);
+    await putGoRow(id, { AssignedTo: 'go-worker', LeaseTimeout: '2026-11-24T19:20:20Z' });
+    clock.set(Date.parse('2026-11-24T19:20:21.000Z'));
+    await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).resolves.toMatchObject({
+      leaseCounter: 1,
+    });
+  });
+
+  it('count a live Go owner in listActiveWorkers', async () => {
+    const id = shard();
+    clock.set(Date.parse('2026-11-24T19:30:00.000Z'));
+    await putGoRow(id, { AssignedTo: 'go-lister', LeaseTimeout: '2026-11-24T19:30:05Z' });
+    const active = await table.checkpointer.listActiveWorkers({ shardIds: [id] });
+    expect(active.workers['go-lister']?.map((l) => l.shardId)).toEqual([id]);
+  });
+});
+
+describe('rows we write', () => {
+  it('keep Go’s attribute names, string types and RFC 3339 UTC timeouts, adding only our own attributes', async () => {
+    const id = shard();
+    clock.set(Date.parse('2026-11-24T19:40:00.123Z'));
+    await table.checkpointer.getLease(id, { workerId: 'ts-worker', parentShardId: 'shardId-000000000000' });
+    await table.checkpointer.checkpointSequence(id, { workerId: 'ts-worker', checkpoint: '12345' });
+    await table.checkpointer.claimShard(id, 'thief');
+    const item = (await rawItem(id)) ?? {};
+
+    const goAttributes = ['AssignedTo', 'LeaseTimeout', 'Checkpoint', 'ParentShardId', 'ClaimRequest'];
+    for (const name of ['ShardID', ...goAttributes]) expect(Object.keys(item[name] ?? {})).toEqual(['S']);
+    expect(item).toMatchObject({
+      ShardID: { S: id },
+      AssignedTo: { S: 'ts-worker' },
+      LeaseTimeout: { S: '2026-11-24T19:40:10.123Z' },
+      Checkpoint: { S: '12345' },
+      ParentShardId: { S: 'shardId-000000000000' },
+      ClaimRequest: { S: 'thief' },
+    });
+    expect(item.LeaseTimeout?.S).toMatch(GO_RFC3339);
+    // What Go's time.Parse(time.RFC3339, ...) reads is the instant we meant.
+    expect(Date.parse(item.LeaseTimeout?.S ?? '')).toBe(clock.now() + LEASE);
+    const ours = Object.keys(item).filter((k) => k !== 'ShardID' && !goAttributes.includes(k));
+    expect(ours.sort()).toEqual(['CheckpointedAt', 'ClaimedAt', 'LeaseCounter']);
+    expect(item.LeaseCounter).toEqual({ N: '1' });
+    expect(item.CheckpointedAt?.S).toMatch(GO_RFC3339);
+    expect(item.ClaimedAt?.S).toMatch(GO_RFC3339);
+  });
+
+  it('leave Go’s LeaseTimeout in place on release, so that a Go claim can still lapse', async () => {
+    const id = shard();
+    await table.checkpointer.getLease(id, { workerId: 'ts-worker' });
+    const before = (await rawItem(id))?.LeaseTimeout;
+    await table.checkpointer.removeLeaseOwner(id, 'ts-worker');
+    const item = await rawItem(id);
+    expect(item?.AssignedTo).toBeUndefined();
+    expect(item?.LeaseTimeout).toEqual(before);
+  });
+});
