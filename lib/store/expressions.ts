@@ -58,10 +58,11 @@ export function normalize(c: Condition, negate = false): Condition {
     case 'and':
     case 'or': {
       const kind = (c.kind === 'and') !== negate ? 'and' : 'or';
-      const terms = c.terms.flatMap((t) => {
+      const flat = c.terms.flatMap((t) => {
         const n = normalize(t, negate);
         return n.kind === kind ? n.terms : [n];
       });
+      const terms = absorb(flat);
       return terms.length === 1 ? (terms[0] as Condition) : { kind, terms };
     }
     case 'not':
@@ -78,6 +79,21 @@ export function normalize(c: Condition, negate = false): Condition {
       if (c.op === '=' || c.op === '<>') return { ...c, op: c.op === '=' ? '<>' : '=' };
       return { kind: 'not', term: c };
   }
+}
+
+const isGroup = (c: Condition): c is Extract<Condition, { kind: 'and' | 'or' }> =>
+  c.kind === 'and' || c.kind === 'or';
+
+/**
+ * Absorption, A AND (A OR B) = A and A OR (A AND B) = A: a group that repeats one of its siblings'
+ * atoms adds nothing. The rules compose such repeats (renewing requires the caller to own the row, and
+ * the take rule it reuses says "unowned or owned by the caller"); dropping them shortens what
+ * dynalite has to parse, with the verdict unchanged.
+ */
+function absorb(terms: readonly Condition[]): Condition[] {
+  const atoms = new Set(terms.filter((t) => !isGroup(t)).map((t) => JSON.stringify(t)));
+  if (atoms.size === 0) return [...terms];
+  return terms.filter((t) => !isGroup(t) || !t.terms.some((inner) => atoms.has(JSON.stringify(inner))));
 }
 
 /** Prints a normalized condition; AND binds tighter than OR, so only an OR inside an AND is bracketed. */

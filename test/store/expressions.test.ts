@@ -5,7 +5,17 @@
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { type Comparator, type Condition, evaluateCondition, type Operand } from '../../lib/core/condition';
+import {
+  and,
+  attr,
+  type Comparator,
+  type Condition,
+  compare,
+  evaluateCondition,
+  missing,
+  type Operand,
+  or,
+} from '../../lib/core/condition';
 import { Attr, type AttrName, type AttrValue, type LeaseRow } from '../../lib/core/lease-row';
 import { compileExpressions } from '../../lib/store/expressions';
 import { toAttributeValue } from '../../lib/store/item';
@@ -112,5 +122,18 @@ describe('compiled conditions', () => {
     // Both verdicts must be common, or agreement would be trivial.
     expect(passed).toBeGreaterThan(40);
     expect(passed).toBeLessThan(360);
+  });
+});
+
+describe('compiled expressions stay short for dynalite', () => {
+  it('drops a group that repeats a sibling atom (A AND (B OR A) is A), and keeps the rest', () => {
+    const owned = compare(attr(Attr.AssignedTo), '=', 'w1');
+    const live = compare(attr(Attr.LeaseTimeout), '>', '2026-11-24T19:00:00.000Z');
+    const compiled = compileExpressions({
+      condition: and(owned, or(missing(Attr.AssignedTo), owned), or(missing(Attr.ClaimRequest), live)),
+    });
+    expect(compiled.ConditionExpression).toBe(
+      '#AssignedTo = :v0 AND (attribute_not_exists(#ClaimRequest) OR #LeaseTimeout > :v1)',
+    );
   });
 });
