@@ -176,8 +176,16 @@ export class DynamoCheckpointer implements Checkpointer {
     const row = await this.read(input.shardId);
     const lease = row ? toLease(row) : undefined;
     if (!lease?.checkpoint) {
+      // The rest of the lease still tells the caller who holds the shard that has no checkpoint yet.
       throw new SequenceIdNotFoundError(
-        lease ? { ...(lease.owner && { owner: lease.owner }), leaseCounter: lease.leaseCounter } : {},
+        lease
+          ? {
+              ...(lease.owner && { owner: lease.owner }),
+              ...(lease.leaseTimeout && { leaseTimeout: lease.leaseTimeout }),
+              ...(lease.claimRequest && { claimRequest: lease.claimRequest }),
+              leaseCounter: lease.leaseCounter,
+            }
+          : {},
       );
     }
     return lease;

@@ -345,7 +345,14 @@ describe('fetchCheckpoint', () => {
     const id = shard();
     await expect(cp.fetchCheckpoint(id)).rejects.toThrow('SequenceIDNotFoundForShard');
     await cp.getLease(id, { workerId: 'w1' });
-    await expect(cp.fetchCheckpoint(id)).rejects.toBeInstanceOf(SequenceIdNotFoundError);
+    const error = await cp.fetchCheckpoint(id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SequenceIdNotFoundError);
+    // The rest of the lease comes with it, so a caller can show who holds a shard not yet checkpointed.
+    expect((error as SequenceIdNotFoundError).details).toEqual({
+      owner: 'w1',
+      leaseTimeout: new Date(clock.now() + LEASE).toISOString(),
+      leaseCounter: 1,
+    });
   });
 });
 
