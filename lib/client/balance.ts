@@ -4,7 +4,7 @@
  * free of I/O so that the fairness rules are tested without a table.
  */
 import type { Lease } from '../core/lease-row';
-import { parseLeaseTime } from '../core/lease-time';
+import { leaseIsLive } from '../core/rules';
 import { SHARD_END } from '../core/sequence-number';
 import type { StreamShard } from '../store/kinesis-shard-source';
 
@@ -34,9 +34,7 @@ export function parentIds(shard: StreamShard): string[] {
 }
 
 export function isLive(row: Lease | undefined, nowMs: number): boolean {
-  if (!row?.owner || !row.leaseTimeout) return false;
-  const timeout = parseLeaseTime(row.leaseTimeout);
-  return timeout !== undefined && timeout > nowMs;
+  return row !== undefined && leaseIsLive(row, nowMs);
 }
 
 /**

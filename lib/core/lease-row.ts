@@ -48,24 +48,39 @@ function text(row: LeaseRow, attr: AttrName): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** The optional fields of a lease and the attributes they come from. */
+const LEASE_FIELDS: ReadonlyArray<readonly [keyof Lease, AttrName]> = [
+  ['owner', Attr.AssignedTo],
+  ['leaseTimeout', Attr.LeaseTimeout],
+  ['checkpoint', Attr.Checkpoint],
+  ['checkpointedAt', Attr.CheckpointedAt],
+  ['parentShardId', Attr.ParentShardId],
+  ['claimRequest', Attr.ClaimRequest],
+  ['claimedAt', Attr.ClaimedAt],
+];
+
 export function toLease(row: LeaseRow): Lease {
   const counter = row[Attr.LeaseCounter];
   const lease: Record<string, string | number> = {
     shardId: String(row[Attr.ShardId]),
     leaseCounter: typeof counter === 'number' ? counter : 0,
   };
-  const optional: ReadonlyArray<[keyof Lease, AttrName]> = [
-    ['owner', Attr.AssignedTo],
-    ['leaseTimeout', Attr.LeaseTimeout],
-    ['checkpoint', Attr.Checkpoint],
-    ['checkpointedAt', Attr.CheckpointedAt],
-    ['parentShardId', Attr.ParentShardId],
-    ['claimRequest', Attr.ClaimRequest],
-    ['claimedAt', Attr.ClaimedAt],
-  ];
-  for (const [field, attr] of optional) {
+  for (const [field, attr] of LEASE_FIELDS) {
     const value = text(row, attr);
     if (value !== undefined) lease[field] = value;
   }
   return lease as unknown as Lease;
+}
+
+/** A lease as the API returns it, back as the row it came from, so the core's rules apply to it. */
+export function toRow(lease: Lease): LeaseRow {
+  const row: Record<string, AttrValue> = {
+    [Attr.ShardId]: lease.shardId,
+    [Attr.LeaseCounter]: lease.leaseCounter,
+  };
+  for (const [field, attr] of LEASE_FIELDS) {
+    const value = lease[field];
+    if (typeof value === 'string') row[attr] = value;
+  }
+  return row;
 }

@@ -26,7 +26,7 @@ import {
   type ShardLeaseError,
   ShardNotFoundError,
 } from './errors';
-import { Attr, type AttrName, type AttrValue, type LeaseRow, toLease } from './lease-row';
+import { Attr, type AttrName, type AttrValue, type Lease, type LeaseRow, toLease, toRow } from './lease-row';
 import { formatLeaseTime } from './lease-time';
 import { SHARD_END } from './sequence-number';
 
@@ -311,3 +311,11 @@ export function explainClaimRefusal(
 /** A lease that counts for ListActiveWorkers: an owner whose lease has not expired. */
 export const isLiveLease = (row: LeaseRow, t: RuleTimes): boolean => holds(hasLiveOwner(t), row);
 export const isEnded = (row: LeaseRow): boolean => holds(hasEnded(), row);
+
+/**
+ * The live-owner rule for a lease as the API returns it, at a given instant: what the coordinator and
+ * the local page use to tell live workers from gone ones, judged exactly as the table's writes judge it.
+ */
+export function leaseIsLive(lease: Lease, nowMs: number): boolean {
+  return holds(hasLiveOwner(ruleTimes(nowMs, { leaseDurationMs: 0, claimTimeoutMs: 0 })), toRow(lease));
+}

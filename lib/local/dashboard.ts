@@ -6,6 +6,7 @@
 import type { Checkpointer } from '../core/checkpointer';
 import type { Lease } from '../core/lease-row';
 import { parseLeaseTime } from '../core/lease-time';
+import { leaseIsLive } from '../core/rules';
 
 const MAX_ROWS = 1000;
 
@@ -20,8 +21,7 @@ function expiry(lease: Lease, nowMs: number): string {
 }
 
 function row(lease: Lease, nowMs: number): string {
-  const live =
-    lease.owner !== undefined && (parseLeaseTime(lease.leaseTimeout ?? '') ?? 0) > nowMs ? 'live' : 'free';
+  const live = leaseIsLive(lease, nowMs) ? 'live' : 'free';
   const cells = [
     escapeHtml(lease.shardId),
     escapeHtml(lease.owner ?? '—'),

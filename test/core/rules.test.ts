@@ -7,7 +7,7 @@ import {
   ShardEndedError,
   ShardNotFoundError,
 } from '../../lib/core/errors';
-import type { LeaseRow } from '../../lib/core/lease-row';
+import { type Lease, type LeaseRow, toLease, toRow } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import {
   checkpointCondition,
@@ -17,6 +17,7 @@ import {
   explainReleaseRefusal,
   explainRenewRefusal,
   explainTakeRefusal,
+  leaseIsLive,
   renewCondition,
   ruleTimes,
   takeCondition,
@@ -193,5 +194,37 @@ describe('explainClaimRefusal', () => {
 
   it('lets a lapsed claim be replaced', () => {
     expect(evaluateCondition(claimCondition(t), { ...claimed, ClaimedAt: at(-60_000) })).toBe(true);
+  });
+});
+
+describe('leaseIsLive', () => {
+  const instant = Date.parse('2026-11-24T19:10:41.000Z');
+  const lease = (extra: Partial<Lease>): Lease => ({ shardId: 's', leaseCounter: 1, ...extra });
+
+  it('holds while the owner’s timeout is ahead, and not at the timeout itself', () => {
+    const live = lease({ owner: 'w1', leaseTimeout: formatLeaseTime(instant + 1) });
+    expect(leaseIsLive(live, instant)).toBe(true);
+    expect(leaseIsLive(live, instant + 1)).toBe(false);
+  });
+
+  it('does not hold without an owner, or without a timeout', () => {
+    expect(leaseIsLive(lease({ leaseTimeout: formatLeaseTime(instant + 10_000) }), instant)).toBe(false);
+    expect(leaseIsLive(lease({ owner: 'w1' }), instant)).toBe(false);
+  });
+
+  it('reads a Go whole-second timeout as the table’s writes do (live until the next second)', () => {
+    const go = lease({ owner: 'w1', leaseTimeout: '2026-11-24T19:10:41Z' });
+    expect(leaseIsLive(go, instant + 999)).toBe(true);
+    expect(leaseIsLive(go, instant + 1000)).toBe(false);
+  });
+
+  it('agrees with the row it came from', () => {
+    const row: LeaseRow = {
+      ShardID: 's',
+      AssignedTo: 'w1',
+      LeaseTimeout: formatLeaseTime(instant + 5),
+      LeaseCounter: 3,
+    };
+    expect(toRow(toLease(row))).toEqual(row);
   });
 });
