@@ -35,9 +35,10 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-class EnvReader {
+/** Reads variables and collects every problem, so one error can list them all. */
+export class EnvReader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
@@ -57,6 +58,39 @@ class EnvReader {
     return value;
   }
 
+  /** An http(s) URL, such as a local DynamoDB or Kinesis endpoint. */
+  url(name: string): string | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be an http(s) URL`);
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.text(name);
+    if (value === undefined) return fallback;
+    if (value === 'true' || value === 'false') return value === 'true';
+    this.problems.push(`${name}=${JSON.stringify(value)} must be true or false`);
+    return fallback;
+  }
+
+  /** A comma-separated list, each item matching `pattern`; duplicates dropped. */
+  list(name: string, pattern: RegExp, rule: string): string[] {
+    const value = this.text(name);
+    if (value === undefined) return [];
+    const items = value.split(',').map((item) => item.trim());
+    const bad = items.filter((item) => !pattern.test(item));
+    if (bad.length > 0) {
+      this.problems.push(
+        `${name}=${JSON.stringify(value)} must be comma-separated ${rule} (bad: ${bad.map((b) => JSON.stringify(b)).join(', ')})`,
+      );
+    }
+    return [...new Set(items)];
+  }
+
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     const raw = this.text(name);
     if (raw === undefined) return fallback;
@@ -71,7 +105,7 @@ class EnvReader {
 
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
-function readService(r: EnvReader): ServiceConfig {
+export function readService(r: EnvReader): ServiceConfig {
   return {
     tableName: r.required('TABLE_NAME', (v) =>
       TABLE_NAME.test(v) ? undefined : 'must be 3..255 of [a-zA-Z0-9_.-]',
@@ -82,7 +116,7 @@ function readService(r: EnvReader): ServiceConfig {
   };
 }
 
-function finish<T>(r: EnvReader, config: T): T {
+export function finish<T>(r: EnvReader, config: T): T {
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
@@ -100,9 +134,9 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     port: r.integer('PORT', DEFAULT_PORT, 0, 65_535),
     reaperIntervalMs: r.integer('REAPER_INTERVAL_MS', DEFAULT_REAPER_INTERVAL_MS, 100),
     dataDir: optional('DATA_DIR'),
-    dynamoDbEndpoint: optional('DYNAMODB_ENDPOINT'),
+    dynamoDbEndpoint: r.url('DYNAMODB_ENDPOINT'),
     streamName: optional('STREAM_NAME'),
-    kinesisEndpoint: optional('KINESIS_ENDPOINT'),
+    kinesisEndpoint: r.url('KINESIS_ENDPOINT'),
   };
   return finish(r, config);
 }
