@@ -8,7 +8,15 @@
 import { and, attr, type Condition, compare, evaluateCondition, exists, missing, not, or } from './condition';
 import { Attr, type AttrName, type LeaseRow } from './lease-row';
 import { formatLeaseTime } from './lease-time';
-import { claimIsFresh, hasEnded, hasLiveOwner, type RowUpdate, type RuleTimes, ruleTimes } from './rules';
+import {
+  claimIsFresh,
+  hasEnded,
+  hasLiveOwner,
+  nonEmpty,
+  type RowUpdate,
+  type RuleTimes,
+  ruleTimes,
+} from './rules';
 
 export interface ReaperTerms {
   /** A claim older than this has lapsed and is removed. */
@@ -30,8 +38,6 @@ export function reaperTimes(nowMs: number, terms: ReaperTerms): ReaperTimes {
     reclaimCutoff: formatLeaseTime(nowMs - terms.graceMs),
   };
 }
-
-const nonEmpty = (name: AttrName): Condition => and(exists(name), compare(attr(name), '<>', ''));
 
 /** The attribute still holds the value read, or is still absent when it was absent. */
 const asRead = (row: LeaseRow, name: AttrName): Condition => {

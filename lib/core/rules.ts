@@ -69,7 +69,8 @@ export interface RowUpdate {
 
 // ---- the parts -----------------------------------------------------------------------------------
 
-const nonEmpty = (name: AttrName): Condition => and(exists(name), compare(attr(name), '<>', ''));
+/** Set and not the empty string, which the Go library treats as absent. */
+export const nonEmpty = (name: AttrName): Condition => and(exists(name), compare(attr(name), '<>', ''));
 
 export const ownedBy = (workerId: string): Condition => compare(attr(Attr.AssignedTo), '=', workerId);
 
