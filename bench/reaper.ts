@@ -3,20 +3,12 @@
  * then a second pass over the same table when nothing is left to do (the steady state of a schedule).
  */
 import { performance } from 'node:perf_hooks';
-import {
-  type AttributeValue,
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DeleteTableCommand,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { formatLeaseTime } from '../lib/core/lease-time';
 import { SHARD_END } from '../lib/core/sequence-number';
-import { createDynamoClient } from '../lib/store/dynamo-client';
-import { toAttributeValue } from '../lib/store/item';
 import { DEFAULT_REAPER_PAGE_SIZE, Reaper, type ReaperSummary } from '../lib/store/reaper';
 import { createTableInput } from '../lib/store/table-schema';
+import { countingClient, putRows } from '../test/support/dynamo';
 import type { BenchContext, BenchSection } from './section';
 
 const SIZES = [1_000, 10_000] as const;
@@ -55,43 +47,12 @@ function mixRow(i: number, nowMs: number): Record<string, string | number> {
   return { ShardID: id, ...owned, LeaseTimeout: formatLeaseTime(nowMs + 3_600_000), ParentShardId: parent };
 }
 
-async function seed(client: DynamoDBClient, tableName: string, size: number, nowMs: number): Promise<void> {
-  const batches: WriteRequest[][] = [];
-  for (let i = 0; i < size; i += 25) {
-    batches.push(
-      Array.from({ length: Math.min(25, size - i) }, (_, k) => {
-        const row = mixRow(i + k, nowMs);
-        const item: Record<string, AttributeValue> = {};
-        for (const [name, value] of Object.entries(row)) item[name] = toAttributeValue(value);
-        return { PutRequest: { Item: item } };
-      }),
-    );
-  }
-  let next = 0;
-  const lane = async () => {
-    while (next < batches.length) {
-      let pending = batches[next++] as WriteRequest[];
-      while (pending.length > 0) {
-        const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
-        pending = out.UnprocessedItems?.[tableName] ?? [];
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, lane));
-}
-
-function countingClient(endpoint: string): { client: DynamoDBClient; counts: Map<string, number> } {
-  const client = createDynamoClient({ endpoint });
-  const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = String(context.commandName ?? 'unknown').replace(/Command$/, '');
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'finalizeRequest', name: 'countRequests' },
+function seed(client: DynamoDBClient, tableName: string, size: number, nowMs: number): Promise<void> {
+  return putRows(
+    client,
+    tableName,
+    Array.from({ length: size }, (_, i) => mixRow(i, nowMs)),
   );
-  return { client, counts };
 }
 
 interface Measured {

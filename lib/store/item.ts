@@ -6,6 +6,13 @@ export function toAttributeValue(value: AttrValue): AttributeValue {
   return typeof value === 'number' ? { N: String(value) } : { S: value };
 }
 
+export function toItem(row: LeaseRow): Record<string, AttributeValue> {
+  const item: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(row))
+    if (value !== undefined) item[name] = toAttributeValue(value);
+  return item;
+}
+
 export function fromItem(item: Record<string, AttributeValue> | undefined): LeaseRow | undefined {
   if (!item) return undefined;
   const row: Record<string, AttrValue> = {};

@@ -1,9 +1,4 @@
-import {
-  type AttributeValue,
-  BatchWriteItemCommand,
-  type DynamoDBClient,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -16,10 +11,9 @@ import { formatLeaseTime } from '../../lib/core/lease-time';
 import { SHARD_END } from '../../lib/core/sequence-number';
 import { createLocalKinesisClient } from '../../lib/local/kinesis-local-client';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
-import { toAttributeValue } from '../../lib/store/item';
 import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
 import { Reaper } from '../../lib/store/reaper';
-import { createTestTable, type TestTable, testEndpoint } from '../support/dynamo';
+import { createTestTable, putRows, type TestTable, testEndpoint } from '../support/dynamo';
 import { startKinesalite, type TestKinesis } from '../support/kinesalite';
 
 const T0 = Date.parse('2026-11-25T00:00:00.000Z');
@@ -40,12 +34,8 @@ async function untilActive(kinesis: KinesisClient): Promise<void> {
 
 type Seed = Record<string, string | number>;
 
-async function put(client: DynamoDBClient, tableName: string, rows: readonly Seed[]): Promise<void> {
-  const items = rows.map((r) => ({
-    PutRequest: { Item: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toAttributeValue(v)])) },
-  }));
-  await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: items } }));
-}
+const put = (client: DynamoDBClient, tableName: string, rows: readonly Seed[]) =>
+  putRows(client, tableName, rows);
 
 async function shardIds(client: DynamoDBClient, tableName: string): Promise<string[]> {
   const ids: string[] = [];

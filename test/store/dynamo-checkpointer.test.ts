@@ -1,4 +1,4 @@
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import {
   CheckpointRegressionError,
@@ -14,7 +14,7 @@ import {
   ValidationError,
 } from '../../lib/core/errors';
 import { DynamoCheckpointer } from '../../lib/store/dynamo-checkpointer';
-import { createTestTable, type TestTable, uniqueTableName } from '../support/dynamo';
+import { createTestTable, rawItem as readRawItem, type TestTable, uniqueTableName } from '../support/dynamo';
 
 const T0 = Date.parse('2026-11-24T19:00:00.000Z');
 const LEASE = 10_000;
@@ -34,16 +34,7 @@ let n = 0;
 /** A fresh shard id per test, so tests share the table but never a row. */
 const shard = () => `shardId-${String(++n).padStart(12, '0')}`;
 
-async function rawItem(shardId: string) {
-  const out = await table.io.client.send(
-    new GetItemCommand({
-      TableName: table.tableName,
-      Key: { ShardID: { S: shardId } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item;
-}
+const rawItem = (shardId: string) => readRawItem(table.io.client, table.tableName, shardId);
 
 describe('init', () => {
   it('reports an existing table with the ShardID key', async () => {

@@ -4,10 +4,10 @@
  * nanoseconds. We must read them, take them over when expired, refuse them while live, and write rows
  * that the Go library reads back.
  */
-import { type AttributeValue, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import { LeaseLostError, LeaseNotAcquiredError, ShardClaimedError } from '../../lib/core/errors';
-import { createTestTable, type TestTable } from '../support/dynamo';
+import { createTestTable, rawItem as readRawItem, type TestTable } from '../support/dynamo';
 
 const LEASE = 10_000;
 const CLAIM = 60_000;
@@ -32,16 +32,7 @@ async function putGoRow(shardId: string, attrs: Record<string, string>) {
   await table.io.client.send(new PutItemCommand({ TableName: table.tableName, Item: item }));
 }
 
-async function rawItem(shardId: string) {
-  const out = await table.io.client.send(
-    new GetItemCommand({
-      TableName: table.tableName,
-      Key: { ShardID: { S: shardId } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item;
-}
+const rawItem = (shardId: string) => readRawItem(table.io.client, table.tableName, shardId);
 
 describe('rows written by vmware-go-kcl-v2', () => {
   it('are read with their checkpoint, owner, timeout, parent and claim, and counter 0', async () => {

@@ -2,9 +2,10 @@
  * A table larger than one scan page (DynamoDB and dynalite stop a page at 1 MB): listShards pages
  * through it with its cursor, and listActiveWorkers reads every page.
  */
-import { type AttributeValue, BatchWriteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
-import { createTestTable, type TestTable } from '../support/dynamo';
+import type { LeaseRow } from '../../lib/core/lease-row';
+import { createTestTable, putRows, type TestTable } from '../support/dynamo';
 
 const T0 = Date.parse('2026-11-24T19:00:00.000Z');
 const ROWS = 3_000;
@@ -16,26 +17,25 @@ let clock: ManualClock;
 const shardIds = Array.from({ length: ROWS }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
 
 /** Every 10th shard has ended; the others are owned by one of the workers, live. */
-function itemFor(i: number): Record<string, AttributeValue> {
+function rowFor(i: number): LeaseRow {
   return {
-    ShardID: { S: shardIds[i] as string },
-    AssignedTo: { S: `worker-${i % WORKERS}` },
-    LeaseTimeout: { S: new Date(T0 + 60_000).toISOString() },
-    LeaseCounter: { N: '1' },
-    Checkpoint: { S: i % 10 === 0 ? 'SHARD_END' : String(1000 + i) },
-    Padding: { S: PADDING },
+    ShardID: shardIds[i] as string,
+    AssignedTo: `worker-${i % WORKERS}`,
+    LeaseTimeout: new Date(T0 + 60_000).toISOString(),
+    LeaseCounter: 1,
+    Checkpoint: i % 10 === 0 ? 'SHARD_END' : String(1000 + i),
+    Padding: PADDING,
   };
 }
 
 beforeAll(async () => {
   clock = new ManualClock(T0);
   table = await createTestTable('listing', { clock });
-  for (let start = 0; start < ROWS; start += 25) {
-    const puts = Array.from({ length: Math.min(25, ROWS - start) }, (_, k) => ({
-      PutRequest: { Item: itemFor(start + k) },
-    }));
-    await table.io.client.send(new BatchWriteItemCommand({ RequestItems: { [table.tableName]: puts } }));
-  }
+  await putRows(
+    table.io.client,
+    table.tableName,
+    shardIds.map((_, i) => rowFor(i)),
+  );
   table.io.reset();
 });
 

@@ -1,19 +1,17 @@
 import {
   type AttributeValue,
-  BatchWriteItemCommand,
   type DynamoDBClient,
   PutItemCommand,
   ScanCommand,
-  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import { Attr, type LeaseRow } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import { SHARD_END } from '../../lib/core/sequence-number';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
-import { fromItem, toAttributeValue } from '../../lib/store/item';
+import { fromItem, toItem } from '../../lib/store/item';
 import { Reaper, type ReaperOptions, type ReaperSummary } from '../../lib/store/reaper';
-import { createTestTable, type TestTable, testEndpoint } from '../support/dynamo';
+import { createTestTable, putRows, type TestTable, testEndpoint } from '../support/dynamo';
 
 const T0 = Date.parse('2026-11-25T00:00:00.000Z');
 const LEASE = 10_000;
@@ -22,28 +20,8 @@ const GRACE = 10_000;
 
 type Seed = Record<string, string | number>;
 
-function toItem(row: Seed): Record<string, AttributeValue> {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toAttributeValue(v)]));
-}
-
-/** Writes rows 25 at a time with BatchWriteItem, 16 batches in flight, until none is left unprocessed. */
-async function seed(client: DynamoDBClient, tableName: string, rows: readonly Seed[]): Promise<void> {
-  const batches: WriteRequest[][] = [];
-  for (let i = 0; i < rows.length; i += 25) {
-    batches.push(rows.slice(i, i + 25).map((r) => ({ PutRequest: { Item: toItem(r) } })));
-  }
-  let next = 0;
-  const lane = async () => {
-    while (next < batches.length) {
-      let pending = batches[next++] as WriteRequest[];
-      while (pending.length > 0) {
-        const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
-        pending = out.UnprocessedItems?.[tableName] ?? [];
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, lane));
-}
+const seed = (client: DynamoDBClient, tableName: string, rows: readonly Seed[]) =>
+  putRows(client, tableName, rows);
 
 async function readAll(client: DynamoDBClient, tableName: string): Promise<Map<string, LeaseRow>> {
   const rows = new Map<string, LeaseRow>();

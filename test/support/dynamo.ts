@@ -1,10 +1,18 @@
 /** Test tables on the run's dynalite, and a client that counts the HTTP requests it sends. */
 import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../../lib/core/clock';
+import type { LeaseRow } from '../../lib/core/lease-row';
 import type { LeaseTerms } from '../../lib/core/rules';
 import { DynamoCheckpointer } from '../../lib/store/dynamo-checkpointer';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
+import { keyOf, toItem } from '../../lib/store/item';
 
 export function testEndpoint(): string {
   const endpoint = process.env.TEST_DYNAMODB_ENDPOINT;
@@ -23,9 +31,9 @@ export interface CountingClient {
   reset(): void;
 }
 
-/** A real client for the test dynalite, with a middleware that counts each request it puts on the wire. */
-export function countingClient(): CountingClient {
-  const client = createDynamoClient({ endpoint: testEndpoint() });
+/** A real client (for the test dynalite by default), with a middleware that counts each request it puts on the wire. */
+export function countingClient(endpoint: string = testEndpoint()): CountingClient {
+  const client = createDynamoClient({ endpoint });
   const counts = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -73,4 +81,39 @@ export async function createTestTable(
   await checkpointer.init();
   io.reset();
   return { tableName, checkpointer, io, checkpointerWith: make };
+}
+
+/** Writes rows as they are (no rule applied), 25 per BatchWriteItem, 16 batches in flight, until none is left unprocessed. */
+export async function putRows(
+  client: DynamoDBClient,
+  tableName: string,
+  rows: readonly LeaseRow[],
+): Promise<void> {
+  const batches: WriteRequest[][] = [];
+  for (let i = 0; i < rows.length; i += 25) {
+    batches.push(rows.slice(i, i + 25).map((row) => ({ PutRequest: { Item: toItem(row) } })));
+  }
+  let next = 0;
+  const lane = async () => {
+    while (next < batches.length) {
+      let pending = batches[next++] as WriteRequest[];
+      while (pending.length > 0) {
+        const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+        pending = out.UnprocessedItems?.[tableName] ?? [];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, lane));
+}
+
+/** The row exactly as stored, read consistently. */
+export async function rawItem(
+  client: DynamoDBClient,
+  tableName: string,
+  shardId: string,
+): Promise<Record<string, AttributeValue> | undefined> {
+  const out = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: keyOf(shardId), ConsistentRead: true }),
+  );
+  return out.Item;
 }
