@@ -15,9 +15,9 @@ import type {
   RenewResult,
   ShardPage,
 } from '../core/checkpointer';
-import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
+import { ErrorCode, ShardLeaseError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
-import type { CheckpointRequest, TakeRequest } from '../core/rules';
+import type { CheckpointRequest, RemoveRowRequest, TakeRequest } from '../core/rules';
 import { errorFromResponse } from './errors';
 import { type Backoff, backoffDelayMs, DEFAULT_MAX_ATTEMPTS, isRetryableStatus } from './retry';
 import { createRequestSigner, type RequestSigner } from './sigv4';
@@ -93,8 +93,6 @@ interface Call {
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: unknown;
-  /** A refusal that, on a retry, means an earlier try already did the work. */
-  readonly doneAfterRetry?: (error: ShardLeaseError) => boolean;
 }
 
 export class ShardLeaseClient implements Checkpointer {
@@ -164,11 +162,15 @@ export class ShardLeaseClient implements Checkpointer {
     })) as Lease;
   }
 
-  async removeLeaseInfo(shardId: string): Promise<void> {
+  async removeLeaseInfo(shardId: string, request: RemoveRowRequest = {}): Promise<void> {
+    const query: Record<string, string> = {};
+    if (request.workerId !== undefined) query.workerId = request.workerId;
+    if (request.force !== undefined) query.force = String(request.force);
     await this.call({
       operation: 'removeLeaseInfo',
       method: 'DELETE',
       path: `/shards/${segment('shardId', shardId)}`,
+      query,
     });
   }
 
@@ -177,10 +179,8 @@ export class ShardLeaseClient implements Checkpointer {
       operation: 'removeLeaseOwner',
       method: 'DELETE',
       path: `/shards/${segment('shardId', shardId)}/lease`,
+      // Releasing is idempotent on the server: a retry after a lost answer finds the shard unowned and succeeds.
       query: { workerId },
-      // An earlier try may have released the lease and lost its answer (a 5xx or a dropped
-      // connection): a retry that finds the shard without any owner has nothing left to do.
-      doneAfterRetry: (error) => error instanceof LeaseLostError && error.details.owner === undefined,
     });
   }
 
@@ -206,12 +206,14 @@ export class ShardLeaseClient implements Checkpointer {
   }
 
   async renewLeases(workerId: string, shardIds: readonly string[]): Promise<RenewResult> {
-    return (await this.call({
+    const out = (await this.call({
       operation: 'renewLeases',
       method: 'POST',
       path: `/workers/${segment('workerId', workerId)}/renew`,
       body: { shardIds },
-    })) as RenewResult;
+    })) as Partial<RenewResult>;
+    // A server older than per-shard faults sends no `failed`.
+    return { renewed: out.renewed ?? [], lost: out.lost ?? [], failed: out.failed ?? [] };
   }
 
   async claimShard(shardId: string, claimerId: string): Promise<Lease> {
@@ -323,7 +325,6 @@ export class ShardLeaseClient implements Checkpointer {
         response.headers.get('x-amzn-requestid') ??
         undefined;
       const error = errorFromResponse({ status: response.status, body: parsed, text, requestId });
-      if (attempt > 1 && call.doneAfterRetry?.(error)) return undefined;
       throw error;
     }
   }

@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from './errors';
 import type { Lease } from './lease-row';
-import type { CheckpointRequest, TakeRequest } from './rules';
+import type { CheckpointRequest, RemoveRowRequest, TakeRequest } from './rules';
 
 export interface InitResult {
   readonly table: string;
@@ -34,9 +34,18 @@ export interface LostLease {
   readonly claimRequest?: string;
 }
 
+/** A shard whose renewal met a fault (throttling through every retry, an unproven answer): try again. */
+export interface FailedRenewal {
+  readonly shardId: string;
+  readonly code: Extract<ErrorCode, 'Throttled' | 'Internal'>;
+}
+
 export interface RenewResult {
   readonly renewed: readonly Lease[];
+  /** The lease is gone (another owner, expired) or claimed: stop processing the shard. */
   readonly lost: readonly LostLease[];
+  /** Not known either way: the lease is held as before, until its own expiry. */
+  readonly failed: readonly FailedRenewal[];
 }
 
 export interface ListShardsOptions {
@@ -55,7 +64,8 @@ export interface Checkpointer {
   getLease(shardId: string, request: TakeRequest): Promise<Lease>;
   checkpointSequence(shardId: string, request: CheckpointRequest): Promise<Lease>;
   fetchCheckpoint(shardId: string): Promise<Lease>;
-  removeLeaseInfo(shardId: string): Promise<void>;
+  /** Deletes the shard's row; refused (LeaseNotAcquired) while another worker holds a live lease, unless forced. */
+  removeLeaseInfo(shardId: string, request?: RemoveRowRequest): Promise<void>;
   removeLeaseOwner(shardId: string, workerId: string): Promise<void>;
   getLeaseOwner(shardId: string): Promise<string>;
   listActiveWorkers(options?: ListActiveWorkersOptions): Promise<ActiveWorkers>;

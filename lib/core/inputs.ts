@@ -42,6 +42,12 @@ export const checkpointBodySchema = z.strictObject({
 
 export const claimBodySchema = z.strictObject({ workerId: workerIdSchema });
 
+/** DeleteRow's guard: the caller's worker id (an owner may delete its own row), or force (an admin). */
+export const removeRowSchema = z.strictObject({
+  workerId: z.optional(workerIdSchema),
+  force: z.optional(z.boolean()),
+});
+
 export const renewBodySchema = z.strictObject({
   shardIds: z
     .array(shardIdSchema)

@@ -1,8 +1,10 @@
 /**
- * The lease protocol, written once. Each operation is a condition (when the write may happen), an
- * update (what it writes) and an explanation (which typed error a refusal means, found by evaluating
- * the parts of the condition on the row as it now stands). The store compiles conditions and updates
- * to DynamoDB; nothing else decides who may own a shard.
+ * The lease protocol, written once. Each operation is a plan: a function of the clock reading that
+ * gives one conditional write (when it may happen, what it writes) and what a refusal means, decided
+ * by evaluating the parts of the condition on the row as it then stands: a typed error, the row as it
+ * stands being the answer already (the request's effect is there), or one more write that the row
+ * calls for. The store compiles conditions and updates to DynamoDB and reads the clock afresh for
+ * every attempt; nothing else decides who may own a shard.
  */
 import {
   and,
@@ -28,7 +30,7 @@ import {
 } from './errors';
 import { Attr, type AttrName, type AttrValue, type Lease, type LeaseRow, toLease, toRow } from './lease-row';
 import { formatLeaseTime } from './lease-time';
-import { SHARD_END } from './sequence-number';
+import { compareSequenceNumbers, isSequenceNumber, normalizeCheckpoint, SHARD_END } from './sequence-number';
 
 export interface LeaseTerms {
   /** How long a take or renewal keeps the lease. */
@@ -37,7 +39,10 @@ export interface LeaseTerms {
   readonly claimTimeoutMs: number;
 }
 
-/** The instants a rule compares with, all derived from one reading of the server clock. */
+/**
+ * The instants a rule compares with, all derived from one reading of the server clock. The store takes
+ * a new reading for every attempt, so a retry never writes a time read before an earlier attempt.
+ */
 export interface RuleTimes {
   readonly nowMs: number;
   readonly now: string;
@@ -65,6 +70,23 @@ export type UpdateValue =
 export interface RowUpdate {
   readonly set: ReadonlyArray<readonly [AttrName, UpdateValue]>;
   readonly remove: readonly AttrName[];
+}
+
+/**
+ * The row DynamoDB answered with (ALL_NEW) shows `update` applied to shard `shardId`: every value set is
+ * there as written, every counter is a number, every removed attribute is gone. An answer that does not
+ * show it (none at all, another key, a value of the wrong type) does not prove the write happened, and
+ * the store treats it as a fault, never as a success.
+ */
+export function answerShowsUpdate(row: LeaseRow | undefined, shardId: string, update: RowUpdate): boolean {
+  if (!row || row[Attr.ShardId] !== shardId) return false;
+  for (const [name, value] of update.set) {
+    const stored = row[name];
+    if (value.kind === 'set' && stored !== value.value) return false;
+    if (value.kind === 'setIfMissing' && typeof stored !== typeof value.value) return false;
+    if (value.kind === 'increment' && (typeof stored !== 'number' || !Number.isInteger(stored))) return false;
+  }
+  return update.remove.every((name) => row[name] === undefined);
 }
 
 // ---- the parts -----------------------------------------------------------------------------------
@@ -97,11 +119,14 @@ export const claimBlocks = (workerId: string, t: RuleTimes): Condition =>
 
 export const hasEnded = (): Condition => compare(attr(Attr.Checkpoint), '=', SHARD_END);
 
-/** The fencing token matches; a row the Go library rewrote has no counter, which counts as 0. */
+/**
+ * The fencing token matches. A row the Go library rewrote (its ClaimShard and checkpoints are whole-item
+ * PutItems) has no counter; the Go library only ever writes back the owner and expiry it read, so a row
+ * that lost its counter but still names the caller as the owner of a live lease (checked beside this)
+ * is still the caller's lease, and its fenced checkpoint passes.
+ */
 export const counterIs = (leaseCounter: number): Condition =>
-  leaseCounter === 0
-    ? or(missing(Attr.LeaseCounter), compare(attr(Attr.LeaseCounter), '=', 0))
-    : compare(attr(Attr.LeaseCounter), '=', leaseCounter);
+  or(missing(Attr.LeaseCounter), compare(attr(Attr.LeaseCounter), '=', leaseCounter));
 
 /**
  * Writing `checkpoint` does not move the recorded one backwards. Normalized sequence numbers compare
@@ -136,6 +161,30 @@ function conflictDetails(row: LeaseRow | undefined): LeaseConflictDetails {
   };
 }
 
+// ---- plans --------------------------------------------------------------------------------------
+
+/** One conditional write and what its refusal means. */
+export interface RowWrite {
+  readonly condition: Condition;
+  readonly update: RowUpdate;
+  /** Decides, from the row as it stood when DynamoDB refused (undefined: no row), what happens next. */
+  readonly onRefusal: (row: LeaseRow | undefined) => Refusal;
+}
+
+/** A write as a function of the clock: the store calls it again, with a new reading, at every attempt. */
+export type WritePlan = (t: RuleTimes) => RowWrite;
+
+export type Refusal =
+  | { readonly kind: 'fail'; readonly error: ShardLeaseError }
+  /** The row as it stands already has the request's effect: it is the answer, and nothing is written. */
+  | { readonly kind: 'done' }
+  /** The row calls for another write (a renewal rather than a take, say). */
+  | { readonly kind: 'next'; readonly plan: WritePlan };
+
+const fail = (error: ShardLeaseError): Refusal => ({ kind: 'fail', error });
+const DONE: Refusal = { kind: 'done' };
+const next = (plan: WritePlan): Refusal => ({ kind: 'next', plan });
+
 // ---- GetLease and RenewLeases -------------------------------------------------------------------
 
 export interface TakeRequest {
@@ -146,14 +195,27 @@ export interface TakeRequest {
   readonly checkpoint?: string;
 }
 
-/** GetLease: no other worker's fresh claim, and the shard is free, expired, or already the caller's. */
+const leaseIsUnexpired = (t: RuleTimes): Condition => compare(attr(Attr.LeaseTimeout), '>', t.now);
+
+/** The caller holds a live lease that no other worker's fresh claim contests: a renewal's ground. */
+const holdsLiveUncontested = (workerId: string, t: RuleTimes): Condition =>
+  and(ownedBy(workerId), leaseIsUnexpired(t), not(claimBlocks(workerId, t)));
+
+/**
+ * A take: the lease changes hands. No other worker's fresh claim, and nobody (the caller included)
+ * holds a live lease; the caller's own live lease is renewed instead (renewCondition).
+ */
 export const takeCondition = (workerId: string, t: RuleTimes): Condition =>
-  and(not(claimBlocks(workerId, t)), or(not(hasLiveOwner(t)), ownedBy(workerId)));
+  and(not(claimBlocks(workerId, t)), not(hasLiveOwner(t)));
 
-/** RenewLeases: GetLease for a shard the caller holds, and never a take of one it does not. */
+/**
+ * A renewal: the caller holds a live, uncontested lease, and the new timeout is not earlier than the one
+ * it holds, so a delayed older renewal that lands after a newer one can never shorten the lease.
+ */
 export const renewCondition = (workerId: string, t: RuleTimes): Condition =>
-  and(ownedBy(workerId), takeCondition(workerId, t));
+  and(holdsLiveUncontested(workerId, t), compare(attr(Attr.LeaseTimeout), '<=', t.newLeaseTimeout));
 
+/** The lease counter moves by one: the fencing token of a lease that changed hands. */
 export function takeUpdate(request: TakeRequest, t: RuleTimes): RowUpdate {
   const set: Array<readonly [AttrName, UpdateValue]> = [
     [Attr.AssignedTo, { kind: 'set', value: request.workerId }],
@@ -168,6 +230,90 @@ export function takeUpdate(request: TakeRequest, t: RuleTimes): RowUpdate {
   }
   // The condition admits only the claimer or a lapsed claim, so whatever claim is left is settled.
   return { set, remove: [Attr.ClaimRequest, Attr.ClaimedAt] };
+}
+
+/**
+ * A renewal moves the timeout only: the counter stays, so checkpoints fenced by it keep passing. A
+ * GetLease that turns out to be a renewal still records a parent the row lacks.
+ */
+export function renewUpdate(t: RuleTimes, request?: Pick<TakeRequest, 'parentShardId'>): RowUpdate {
+  const set: Array<readonly [AttrName, UpdateValue]> = [
+    [Attr.LeaseTimeout, { kind: 'set', value: t.newLeaseTimeout }],
+  ];
+  if (request?.parentShardId !== undefined) {
+    set.push([Attr.ParentShardId, { kind: 'setIfMissing', value: request.parentShardId }]);
+  }
+  return { set, remove: [Attr.ClaimRequest, Attr.ClaimedAt] };
+}
+
+/**
+ * The Go library's claim can write `Checkpoint: ""`, which it treats as no checkpoint, and so do we: a
+ * take with an initial checkpoint writes it over the empty string (if_not_exists would keep "").
+ */
+const emptyCheckpoint = (): Condition => compare(attr(Attr.Checkpoint), '=', '');
+
+function takeOverEmptyCheckpoint(request: TakeRequest & { checkpoint: string }): WritePlan {
+  return (t) => {
+    const base = takeUpdate(request, t);
+    return {
+      condition: and(takeCondition(request.workerId, t), emptyCheckpoint()),
+      update: {
+        set: base.set.map(([name, value]) =>
+          name === Attr.Checkpoint ? [name, { kind: 'set', value: request.checkpoint }] : [name, value],
+        ),
+        remove: base.remove,
+      },
+      onRefusal: (row) => fail(explainTakeRefusal(row, request.workerId, t)),
+    };
+  };
+}
+
+/**
+ * GetLease: a take when the lease changes hands, or, when the row shows the caller already holds it, a
+ * renewal. One write in the common case; a renewal through GetLease costs a refused take first.
+ */
+export function takePlan(request: TakeRequest): WritePlan {
+  return (t) => ({
+    condition:
+      request.checkpoint === undefined
+        ? takeCondition(request.workerId, t)
+        : and(takeCondition(request.workerId, t), not(emptyCheckpoint())),
+    update: takeUpdate(request, t),
+    onRefusal: (row) => {
+      if (holds(holdsLiveUncontested(request.workerId, t), row)) {
+        // Should the lease expire before the renewal lands, GetLease takes it again, as it would any other.
+        return next(renewPlan(request.workerId, request, () => next(takePlan(request))));
+      }
+      const { checkpoint } = request;
+      if (
+        checkpoint !== undefined &&
+        holds(and(takeCondition(request.workerId, t), emptyCheckpoint()), row)
+      ) {
+        return next(takeOverEmptyCheckpoint({ ...request, checkpoint }));
+      }
+      return fail(explainTakeRefusal(row, request.workerId, t));
+    },
+  });
+}
+
+/**
+ * RenewLeases, and GetLease by the holder: never takes a shard the caller does not hold. `otherwise`
+ * decides a refusal that is not the lease being longer already (RenewLeases: the lease is lost).
+ */
+export function renewPlan(
+  workerId: string,
+  request?: Pick<TakeRequest, 'parentShardId'>,
+  otherwise?: (row: LeaseRow | undefined) => Refusal,
+): WritePlan {
+  return (t) => ({
+    condition: renewCondition(workerId, t),
+    update: renewUpdate(t, request),
+    onRefusal: (row) => {
+      // Refused for the timeout only: a newer renewal already extends the lease further; that is the answer.
+      if (holds(holdsLiveUncontested(workerId, t), row)) return DONE;
+      return otherwise ? otherwise(row) : fail(explainRenewRefusal(row, workerId, t));
+    },
+  });
 }
 
 export function explainTakeRefusal(
@@ -197,6 +343,9 @@ export function explainRenewRefusal(
     );
   }
   if (holds(claimBlocks(workerId, t), row)) return new ShardClaimedError(details);
+  if (!holds(leaseIsUnexpired(t), row)) {
+    return new LeaseLostError(`the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`, details);
+  }
   return new LeaseLostError('the lease changed concurrently', details);
 }
 
@@ -212,7 +361,7 @@ export interface CheckpointRequest {
 }
 
 const checkpointerHoldsLease = (request: CheckpointRequest, t: RuleTimes): Condition => {
-  const owned = and(ownedBy(request.workerId), compare(attr(Attr.LeaseTimeout), '>', t.now));
+  const owned = and(ownedBy(request.workerId), leaseIsUnexpired(t));
   return request.leaseCounter === undefined ? owned : and(owned, counterIs(request.leaseCounter));
 };
 
@@ -233,6 +382,39 @@ export function checkpointUpdate(request: CheckpointRequest, t: RuleTimes): RowU
   return { set, remove: [] };
 }
 
+/**
+ * A stored checkpoint that is not in normal form, when its value is not ahead of the requested one;
+ * undefined otherwise. The Go library stores whatever it was given (`0005`), and its claim can write
+ * `""`, which means none (and which dynalite's size() does not measure as 0). DynamoDB cannot normalize
+ * inside a condition, so such a row is written over on the exact value read.
+ */
+function unnormalizedCheckpointBehind(row: LeaseRow | undefined, requested: string): string | undefined {
+  const stored = row?.[Attr.Checkpoint];
+  if (stored === '') return stored;
+  if (typeof stored !== 'string' || !isSequenceNumber(stored) || requested === SHARD_END) return undefined;
+  const normal = normalizeCheckpoint(stored);
+  if (normal === stored) return undefined;
+  return compareSequenceNumbers(normal, requested) <= 0 ? stored : undefined;
+}
+
+export function checkpointPlan(request: CheckpointRequest): WritePlan {
+  return (t) => ({
+    condition: checkpointCondition(request, t),
+    update: checkpointUpdate(request, t),
+    onRefusal: (row) => {
+      const stored = unnormalizedCheckpointBehind(row, request.checkpoint);
+      if (stored !== undefined && holds(checkpointerHoldsLease(request, t), row)) {
+        return next((t2) => ({
+          condition: and(checkpointerHoldsLease(request, t2), compare(attr(Attr.Checkpoint), '=', stored)),
+          update: checkpointUpdate(request, t2),
+          onRefusal: (again) => fail(explainCheckpointRefusal(again, request, t2)),
+        }));
+      }
+      return fail(explainCheckpointRefusal(row, request, t));
+    },
+  });
+}
+
 export function explainCheckpointRefusal(
   row: LeaseRow | undefined,
   request: CheckpointRequest,
@@ -246,7 +428,7 @@ export function explainCheckpointRefusal(
       details,
     );
   }
-  if (!holds(compare(attr(Attr.LeaseTimeout), '>', t.now), row)) {
+  if (!holds(leaseIsUnexpired(t), row)) {
     return new LeaseLostError(`the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`, details);
   }
   if (request.leaseCounter !== undefined && !holds(counterIs(request.leaseCounter), row)) {
@@ -262,10 +444,24 @@ export function explainCheckpointRefusal(
 
 // ---- RemoveLeaseOwner ----------------------------------------------------------------------------
 
-export const releaseCondition = (workerId: string): Condition => ownedBy(workerId);
+/**
+ * The caller owns the row, or nobody does: releasing is idempotent, so a retry whose first try
+ * released the lease (and lost the answer) succeeds. The row must exist: an UpdateItem would create it.
+ */
+export const releaseCondition = (workerId: string): Condition =>
+  and(exists(Attr.ShardId), or(ownedBy(workerId), not(nonEmpty(Attr.AssignedTo))));
 
 /** LeaseTimeout stays: a Go-written claim lapses relative to it. */
 export const releaseUpdate = (): RowUpdate => ({ set: [], remove: [Attr.AssignedTo] });
+
+export function releasePlan(workerId: string): WritePlan {
+  return () => ({
+    condition: releaseCondition(workerId),
+    update: releaseUpdate(),
+    // No row: the caller holds nothing, which is what releasing asks for.
+    onRefusal: (row) => (row ? fail(explainReleaseRefusal(row, workerId)) : DONE),
+  });
+}
 
 export function explainReleaseRefusal(row: LeaseRow | undefined, workerId: string): ShardLeaseError {
   const details = conflictDetails(row);
@@ -305,6 +501,45 @@ export function explainClaimRefusal(
   if (holds(claimBlocks(claimerId, t), row)) return new ShardClaimedError(conflictDetails(row));
   if (holds(claimIsFresh(t), row)) return undefined;
   return new ShardClaimedError(conflictDetails(row));
+}
+
+export function claimPlan(shardId: string, claimerId: string): WritePlan {
+  return (t) => ({
+    condition: claimCondition(t),
+    update: claimUpdate(claimerId, t),
+    onRefusal: (row) => {
+      const error = explainClaimRefusal(row, shardId, claimerId, t);
+      return error ? fail(error) : DONE;
+    },
+  });
+}
+
+// ---- RemoveLeaseInfo -----------------------------------------------------------------------------
+
+export interface RemoveRowRequest {
+  /** The caller: it may delete the row of a lease it holds. */
+  readonly workerId?: string;
+  /** An admin action: delete whoever holds the lease. */
+  readonly force?: boolean;
+}
+
+/**
+ * Deleting a row is refused while another worker holds a live lease on it: the owner would go on
+ * processing while the shard is taken afresh and its progress restarts from nothing. Undefined when
+ * nothing guards the delete (forced).
+ */
+export function removeRowCondition(request: RemoveRowRequest, t: RuleTimes): Condition | undefined {
+  if (request.force) return undefined;
+  const free = not(hasLiveOwner(t));
+  return request.workerId === undefined ? free : or(free, ownedBy(request.workerId));
+}
+
+export function explainRemoveRowRefusal(row: LeaseRow | undefined): ShardLeaseError {
+  const details = conflictDetails(row);
+  return new LeaseNotAcquiredError(
+    `${details.owner ?? 'another worker'} holds a live lease on the shard (force=true deletes it anyway)`,
+    details,
+  );
 }
 
 // ---- Reading -------------------------------------------------------------------------------------

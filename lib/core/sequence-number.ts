@@ -24,3 +24,11 @@ export function normalizeCheckpoint(value: string): string {
   const trimmed = value.replace(/^0+/, '');
   return trimmed === '' ? '0' : trimmed;
 }
+
+/** Orders two normalized sequence numbers (or SHARD_END, the last of all): negative, zero or positive. */
+export function compareSequenceNumbers(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === SHARD_END) return 1;
+  if (b === SHARD_END) return -1;
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : 1;
+}

@@ -45,6 +45,11 @@ const noContent: OperationResult = { status: 204 };
 const shardPath = z.strictObject({ shardId: shardIdSchema });
 const noQuery = z.strictObject({});
 
+const booleanQuery = z.pipe(
+  z.enum(['true', 'false'], 'must be true or false'),
+  z.transform((s) => s === 'true'),
+);
+
 const listWorkersQuery = z.strictObject({
   shardIds: z.optional(
     z.pipe(
@@ -55,12 +60,7 @@ const listWorkersQuery = z.strictObject({
       ),
     ),
   ),
-  strict: z.optional(
-    z.pipe(
-      z.enum(['true', 'false'], 'must be true or false'),
-      z.transform((s) => s === 'true'),
-    ),
-  ),
+  strict: z.optional(booleanQuery),
 });
 
 const listShardsQuery = z.strictObject({
@@ -123,9 +123,12 @@ export const OPERATIONS = {
 
   removeLeaseInfo: define('removeLeaseInfo', {
     path: shardPath,
-    query: noQuery,
-    run: async (cp, { path }) => {
-      await cp.removeLeaseInfo(path.shardId);
+    query: z.strictObject({ workerId: z.optional(workerIdSchema), force: z.optional(booleanQuery) }),
+    run: async (cp, { path, query }) => {
+      await cp.removeLeaseInfo(path.shardId, {
+        ...(query.workerId !== undefined && { workerId: query.workerId }),
+        ...(query.force !== undefined && { force: query.force }),
+      });
       return noContent;
     },
   }),

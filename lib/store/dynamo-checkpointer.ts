@@ -18,6 +18,7 @@ import {
 import type {
   ActiveWorkers,
   Checkpointer,
+  FailedRenewal,
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
@@ -26,20 +27,22 @@ import type {
   ShardPage,
 } from '../core/checkpointer';
 import { type Clock, systemClock } from '../core/clock';
-import type { Condition } from '../core/condition';
 import { encodeCursor } from '../core/cursor';
 import {
+  ErrorCode,
   InvalidDynamoDbSchemaError,
   NoLeaseOwnerError,
   SequenceIdNotFoundError,
-  type ShardLeaseError,
+  ShardLeaseError,
   ShardNotAssignedError,
+  ThrottledError,
 } from '../core/errors';
 import {
   checkpointBodySchema,
   claimBodySchema,
   listShardsSchema,
   parseFields,
+  removeRowSchema,
   renewBodySchema,
   shardIdSchema,
   shardIdSetSchema,
@@ -48,33 +51,30 @@ import {
 } from '../core/inputs';
 import { Attr, type Lease, type LeaseRow, toLease } from '../core/lease-row';
 import {
+  answerShowsUpdate,
   type CheckpointRequest,
-  checkpointCondition,
-  checkpointUpdate,
-  claimCondition,
-  claimUpdate,
-  explainCheckpointRefusal,
-  explainClaimRefusal,
-  explainReleaseRefusal,
-  explainRenewRefusal,
-  explainTakeRefusal,
+  checkpointPlan,
+  claimPlan,
+  explainRemoveRowRefusal,
   isEnded,
   isLiveLease,
   type LeaseTerms,
-  type RowUpdate,
+  type RemoveRowRequest,
+  type RowWrite,
   type RuleTimes,
-  releaseCondition,
-  releaseUpdate,
-  renewCondition,
+  releasePlan,
+  removeRowCondition,
+  renewPlan,
   ruleTimes,
   type TakeRequest,
-  takeCondition,
-  takeUpdate,
+  takePlan,
+  type WritePlan,
 } from '../core/rules';
 import { compileExpressions } from './expressions';
 import { fromItem, keyOf } from './item';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 import { createTableInput, schemaProblem } from './table-schema';
+import { UnprovenAnswerError } from './unproven-answer';
 
 export interface DynamoCheckpointerOptions extends Partial<LeaseTerms> {
   readonly client: DynamoDBClient;
@@ -89,10 +89,8 @@ export interface DynamoCheckpointerOptions extends Partial<LeaseTerms> {
 
 export const DEFAULT_RENEW_CONCURRENCY = 16;
 
-interface Refusal {
-  readonly refused: true;
-  readonly row: LeaseRow | undefined;
-}
+/** A chain of writes is short: a take that turns out a renewal, a checkpoint over a Go-written value. */
+const MAX_WRITES_PER_OPERATION = 3;
 
 function isConditionFailure(
   error: unknown,
@@ -145,15 +143,7 @@ export class DynamoCheckpointer implements Checkpointer {
 
   async getLease(shardId: string, request: TakeRequest): Promise<Lease> {
     const input = parseFields({ shardId: shardIdSchema, body: takeBodySchema }, { shardId, body: request });
-    const t = this.times();
-    const { workerId } = input.body;
-    const outcome = await this.conditionalUpdate(
-      input.shardId,
-      takeCondition(workerId, t),
-      takeUpdate(input.body, t),
-    );
-    if ('refused' in outcome) throw explainTakeRefusal(outcome.row, workerId, t);
-    return outcome;
+    return toLease(await this.apply(input.shardId, takePlan(input.body)));
   }
 
   async checkpointSequence(shardId: string, request: CheckpointRequest): Promise<Lease> {
@@ -161,14 +151,7 @@ export class DynamoCheckpointer implements Checkpointer {
       { shardId: shardIdSchema, body: checkpointBodySchema },
       { shardId, body: request },
     );
-    const t = this.times();
-    const outcome = await this.conditionalUpdate(
-      input.shardId,
-      checkpointCondition(input.body, t),
-      checkpointUpdate(input.body, t),
-    );
-    if ('refused' in outcome) throw explainCheckpointRefusal(outcome.row, input.body, t);
-    return outcome;
+    return toLease(await this.apply(input.shardId, checkpointPlan(input.body)));
   }
 
   async fetchCheckpoint(shardId: string): Promise<Lease> {
@@ -191,21 +174,29 @@ export class DynamoCheckpointer implements Checkpointer {
     return lease;
   }
 
-  async removeLeaseInfo(shardId: string): Promise<void> {
-    const input = parseFields({ shardId: shardIdSchema }, { shardId });
-    await this.send(() =>
-      this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyOf(input.shardId) })),
-    );
+  async removeLeaseInfo(shardId: string, request: RemoveRowRequest = {}): Promise<void> {
+    const input = parseFields({ shardId: shardIdSchema, body: removeRowSchema }, { shardId, body: request });
+    try {
+      await this.send(() => {
+        const condition = removeRowCondition(input.body, this.times());
+        return this.client.send(
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: keyOf(input.shardId),
+            ...compileExpressions(condition ? { condition } : {}),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+      });
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      throw explainRemoveRowRefusal(error.Item ? fromItem(error.Item) : await this.read(input.shardId));
+    }
   }
 
   async removeLeaseOwner(shardId: string, workerId: string): Promise<void> {
     const input = parseFields({ shardId: shardIdSchema, workerId: workerIdSchema }, { shardId, workerId });
-    const outcome = await this.conditionalUpdate(
-      input.shardId,
-      releaseCondition(input.workerId),
-      releaseUpdate(),
-    );
-    if ('refused' in outcome) throw explainReleaseRefusal(outcome.row, input.workerId);
+    await this.apply(input.shardId, releasePlan(input.workerId));
   }
 
   async getLeaseOwner(shardId: string): Promise<string> {
@@ -247,27 +238,27 @@ export class DynamoCheckpointer implements Checkpointer {
       { workerId: workerIdSchema, body: renewBodySchema },
       { workerId, body: { shardIds } },
     );
-    const t = this.times();
     const unique = [...new Set(input.body.shardIds)];
     const renewed: Lease[] = [];
     const lost: LostLease[] = [];
+    const failed: FailedRenewal[] = [];
+    // Each shard is its own outcome: a fault on one (after its retries) never fails the others.
     await forEachBounded(unique, this.renewConcurrency, async (shardId) => {
-      const outcome = await this.conditionalUpdate(
-        shardId,
-        renewCondition(input.workerId, t),
-        takeUpdate({ workerId: input.workerId }, t),
-      );
-      if (!('refused' in outcome)) {
-        renewed.push(outcome);
-        return;
+      try {
+        renewed.push(toLease(await this.apply(shardId, renewPlan(input.workerId))));
+      } catch (error) {
+        if (error instanceof ShardLeaseError && !isFault(error)) lost.push(lostLease(shardId, error));
+        else failed.push({ shardId, code: faultCode(error) });
       }
-      const refusal = explainRenewRefusal(outcome.row, input.workerId, t);
-      lost.push(lostLease(shardId, refusal));
     });
     const order = new Map(unique.map((id, i) => [id, i]));
     const byRequestOrder = (a: { shardId: string }, b: { shardId: string }) =>
       (order.get(a.shardId) ?? 0) - (order.get(b.shardId) ?? 0);
-    return { renewed: renewed.sort(byRequestOrder), lost: lost.sort(byRequestOrder) };
+    return {
+      renewed: renewed.sort(byRequestOrder),
+      lost: lost.sort(byRequestOrder),
+      failed: failed.sort(byRequestOrder),
+    };
   }
 
   async claimShard(shardId: string, claimerId: string): Promise<Lease> {
@@ -275,14 +266,8 @@ export class DynamoCheckpointer implements Checkpointer {
       { shardId: shardIdSchema, body: claimBodySchema },
       { shardId, body: { workerId: claimerId } },
     );
-    const t = this.times();
-    const claimer = input.body.workerId;
-    const outcome = await this.conditionalUpdate(input.shardId, claimCondition(t), claimUpdate(claimer, t));
-    if (!('refused' in outcome)) return outcome;
-    const refusal = explainClaimRefusal(outcome.row, input.shardId, claimer, t);
-    if (refusal) throw refusal;
-    // The caller's own claim is already pending: claiming again changes nothing.
-    return toLease(outcome.row as LeaseRow);
+    // A claim that is the caller's own, already pending, answers with the row as it stands.
+    return toLease(await this.apply(input.shardId, claimPlan(input.shardId, input.body.workerId)));
   }
 
   async listShards(options: ListShardsOptions = {}): Promise<ShardPage> {
@@ -320,29 +305,54 @@ export class DynamoCheckpointer implements Checkpointer {
     return out.Table;
   }
 
-  /** One conditional UpdateItem; on refusal, the row as it stood (one extra read if DynamoDB omits it). */
+  /**
+   * Runs a plan: one conditional UpdateItem, built afresh (with a new clock reading) at every attempt;
+   * when refused, the plan decides from the row as it stood (sent with the refusal, or read once where
+   * the server omits it) whether that is an error, the answer already, or another write. Returns the row
+   * that proves the outcome: DynamoDB's ALL_NEW answer, checked to show the write, or the row as read.
+   */
+  private async apply(shardId: string, plan: WritePlan): Promise<LeaseRow> {
+    let current = plan;
+    for (let writes = 1; ; writes++) {
+      const outcome = await this.conditionalUpdate(shardId, current);
+      if ('written' in outcome) return outcome.written;
+      const decision = outcome.write.onRefusal(outcome.row);
+      if (decision.kind === 'fail') throw decision.error;
+      if (decision.kind === 'done') return outcome.row ?? { [Attr.ShardId]: shardId };
+      if (writes >= MAX_WRITES_PER_OPERATION) {
+        throw new Error(`shard ${shardId}: the row kept changing through ${writes} conditional writes`);
+      }
+      current = decision.plan;
+    }
+  }
+
   private async conditionalUpdate(
     shardId: string,
-    condition: Condition,
-    update: RowUpdate,
-  ): Promise<Lease | Refusal> {
+    plan: WritePlan,
+  ): Promise<{ written: LeaseRow } | { write: RowWrite; row: LeaseRow | undefined }> {
+    let write: RowWrite | undefined;
     try {
-      const out = await this.send(() =>
-        this.client.send(
+      const written = await this.send(async () => {
+        write = plan(this.times());
+        const out = await this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: keyOf(shardId),
-            ...compileExpressions({ condition, update }),
+            ...compileExpressions({ condition: write.condition, update: write.update }),
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
-        ),
-      );
-      return toLease(fromItem(out.Attributes) ?? { [Attr.ShardId]: shardId });
+        );
+        const row = fromItem(out.Attributes);
+        if (!answerShowsUpdate(row, shardId, write.update))
+          throw new UnprovenAnswerError('UpdateItem', shardId);
+        return row as LeaseRow;
+      });
+      return { written };
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionFailure(error) || !write) throw error;
       const row = error.Item ? fromItem(error.Item) : await this.read(shardId);
-      return { refused: true, row };
+      return { write, row };
     }
   }
 
@@ -363,7 +373,10 @@ export class DynamoCheckpointer implements Checkpointer {
         }),
       ),
     );
-    return fromItem(out.Item);
+    const row = fromItem(out.Item);
+    // A row under another key (or without one) is a broken answer, not a missing row.
+    if (row && row[Attr.ShardId] !== shardId) throw new UnprovenAnswerError('GetItem', shardId);
+    return row;
   }
 
   /** Every row, page by page (a scan page holds at most 1 MB). */
@@ -383,6 +396,15 @@ export class DynamoCheckpointer implements Checkpointer {
       start = out.LastEvaluatedKey;
     } while (start);
   }
+}
+
+/** A typed error that is a fault of the store, not an answer about the lease. */
+function isFault(error: ShardLeaseError): boolean {
+  return error.code === ErrorCode.Throttled || error.code === ErrorCode.Internal;
+}
+
+function faultCode(error: unknown): FailedRenewal['code'] {
+  return error instanceof ThrottledError ? ErrorCode.Throttled : ErrorCode.Internal;
 }
 
 function lostLease(shardId: string, refusal: ShardLeaseError): LostLease {

@@ -43,6 +43,10 @@ export function isTransient(error: unknown): boolean {
     e?.name === 'InternalServerError' ||
     e?.name === 'ServiceUnavailable' ||
     e?.name === 'TimeoutError' ||
+    // An answer that does not prove the write (unproven-answer.ts), or a body cut short in transit:
+    // the outcome is unknown, and every operation is safe to repeat.
+    e?.name === 'UnprovenAnswerError' ||
+    e?.name === 'SyntaxError' ||
     TRANSIENT_CODES.has(e?.code ?? '')
   );
 }

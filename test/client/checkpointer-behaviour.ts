@@ -100,14 +100,14 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         });
       });
 
-      it('renews the caller’s own lease, moving the timeout and incrementing LeaseCounter', async () => {
+      it('renews the caller’s own lease, moving the timeout and keeping LeaseCounter', async () => {
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });
         clock.advance(1_000);
         const renewed = await cp.getLease(id, { workerId: 'w1' });
         expect(renewed).toMatchObject({
           owner: 'w1',
-          leaseCounter: 2,
+          leaseCounter: 1,
           leaseTimeout: formatLeaseTime(clock.now() + leaseDurationMs),
         });
       });
@@ -213,6 +213,12 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
       it('fails with LeaseLost when the lease counter (fencing token) moved on', async () => {
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });
+        // A renewal keeps the token; a take after expiry moves it.
+        await cp.getLease(id, { workerId: 'w1' });
+        await expect(
+          cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '4', leaseCounter: 1 }),
+        ).resolves.toMatchObject({ checkpoint: '4' });
+        clock.advance(leaseDurationMs);
         await cp.getLease(id, { workerId: 'w1' });
         const error = await failure(
           cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '5', leaseCounter: 1 }),
@@ -302,13 +308,34 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });
         await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
-        await expect(cp.removeLeaseInfo(id)).resolves.toBeUndefined();
+        await expect(cp.removeLeaseInfo(id, { workerId: 'w1' })).resolves.toBeUndefined();
         const error = await failure(cp.getLeaseOwner(id));
         expect(error).toBeInstanceOf(NoLeaseOwnerError);
         expect(error.code).toBe('NoLeaseOwner');
         expect(error.message).toBe('no LeaseOwner in checkpoints table');
         await expect(cp.removeLeaseInfo(id)).resolves.toBeUndefined();
         await expect(cp.fetchCheckpoint(id)).rejects.toBeInstanceOf(SequenceIdNotFoundError);
+      });
+
+      it('refuses with LeaseNotAcquired to delete a row another worker holds, unless forced', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        for (const request of [undefined, { workerId: 'w2' }]) {
+          const error = await failure(cp.removeLeaseInfo(id, request));
+          expect(error).toBeInstanceOf(LeaseNotAcquiredError);
+          expect(error.details).toMatchObject({ owner: 'w1' });
+        }
+        await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
+        await expect(cp.removeLeaseInfo(id, { force: true })).resolves.toBeUndefined();
+        await expect(cp.getLeaseOwner(id)).rejects.toBeInstanceOf(NoLeaseOwnerError);
+      });
+
+      it('releases idempotently: an unowned or missing shard is released already', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        await cp.removeLeaseOwner(id, 'w1');
+        await expect(cp.removeLeaseOwner(id, 'w1')).resolves.toBeUndefined();
+        await expect(cp.removeLeaseOwner(shard(), 'w1')).resolves.toBeUndefined();
       });
 
       it('fails with NoLeaseOwner for a released lease', async () => {
@@ -374,12 +401,14 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         await cp.getLease(taken, { workerId: 'w2' });
         await cp.getLease(claimed, { workerId: 'w1' });
         await cp.claimShard(claimed, 'w3');
+        clock.advance(1_000);
         const result = await cp.renewLeases('w1', [mine, taken, claimed, free]);
+        expect(result.failed).toEqual([]);
         expect(result.renewed).toEqual([
           expect.objectContaining({
             shardId: mine,
             owner: 'w1',
-            leaseCounter: 2,
+            leaseCounter: 1,
             leaseTimeout: formatLeaseTime(clock.now() + leaseDurationMs),
           }),
         ]);

@@ -313,7 +313,7 @@ describe('LeaseCoordinator', () => {
     const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });
     await a.coordinator.tick();
     const lease = a.gained[0] as ShardLease;
-    await f.table.checkpointer.removeLeaseInfo(lease.shardId);
+    await f.table.checkpointer.removeLeaseInfo(lease.shardId, { force: true });
     await round(f.clock, [a]);
     expect(a.lost).toEqual([{ shardId: lease.shardId, reason: 'taken' }]);
     expect(lease.signal.aborted).toBe(true);

@@ -42,18 +42,21 @@ describe('ruleTimes', () => {
   it('derives every instant from one clock reading', () => {
     expect(t).toEqual({
       nowMs: NOW,
-      now: '2026-11-24T19:00:00.000Z',
-      claimCutoff: '2026-11-24T18:59:00.000Z',
-      newLeaseTimeout: '2026-11-24T19:00:10.000Z',
+      now: '2026-11-24T19:00:00.000000001Z',
+      claimCutoff: '2026-11-24T18:59:00.000000001Z',
+      newLeaseTimeout: '2026-11-24T19:00:10.000000001Z',
     });
   });
 });
 
 describe('take and renew conditions', () => {
-  it('let a worker take a free, expired or own lease, and nobody else a live one', () => {
+  it('let a worker take a free or expired lease (its own included), and nobody a live one', () => {
     expect(evaluateCondition(takeCondition('w2', t), undefined)).toBe(true);
     expect(evaluateCondition(takeCondition('w2', t), expired)).toBe(true);
-    expect(evaluateCondition(takeCondition('w1', t), live)).toBe(true);
+    expect(evaluateCondition(takeCondition('w1', t), expired)).toBe(true);
+    // The holder's own live lease is renewed, not taken: the counter moves only when hands change.
+    expect(evaluateCondition(takeCondition('w1', t), live)).toBe(false);
+    expect(evaluateCondition(renewCondition('w1', t), live)).toBe(true);
     expect(evaluateCondition(takeCondition('w2', t), live)).toBe(false);
     // A lease is live while now is before its timeout: at the timeout it is free.
     expect(evaluateCondition(takeCondition('w2', t), { ...live, LeaseTimeout: at(0) })).toBe(true);
@@ -64,7 +67,17 @@ describe('take and renew conditions', () => {
     expect(evaluateCondition(takeCondition('w2', t), { ...claimed, LeaseTimeout: at(-1) })).toBe(true);
     expect(evaluateCondition(takeCondition('w3', t), { ...claimed, LeaseTimeout: at(-1) })).toBe(false);
     expect(evaluateCondition(renewCondition('w2', t), expired)).toBe(false);
-    expect(evaluateCondition(renewCondition('w1', t), expired)).toBe(true);
+    // An expired lease is not renewed: its holder was told to stop at its expiry.
+    expect(evaluateCondition(renewCondition('w1', t), expired)).toBe(false);
+    expect(evaluateCondition(renewCondition('w1', t), claimed)).toBe(false);
+  });
+
+  it('never let a renewal shorten the lease the caller holds', () => {
+    const longer = { ...live, LeaseTimeout: at(terms.leaseDurationMs + 1) };
+    expect(evaluateCondition(renewCondition('w1', t), longer)).toBe(false);
+    expect(evaluateCondition(renewCondition('w1', t), { ...live, LeaseTimeout: t.newLeaseTimeout })).toBe(
+      true,
+    );
   });
 
   it('let a Go-written claim (no ClaimedAt) lapse a claim timeout after the lease expired', () => {

@@ -38,7 +38,7 @@ const CODES_BY_OPERATION: Record<OperationName, readonly ErrorCode[]> = {
   fetchCheckpoint: [...COMMON, 'SequenceIDNotFound'],
   removeLeaseOwner: [...COMMON, 'LeaseLost'],
   getLeaseOwner: [...COMMON, 'NoLeaseOwner'],
-  removeLeaseInfo: COMMON,
+  removeLeaseInfo: [...COMMON, 'LeaseNotAcquired'],
   claimShard: [...WITH_BODY, 'NotFound', 'ShardClaimed', 'ShardEnded'],
   listActiveWorkers: [...COMMON, 'ShardNotAssigned'],
   listShards: COMMON,
@@ -327,6 +327,18 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
     ]);
   });
 
+  it('on the RemoveLeaseInfo query', () => {
+    expectAgreement(parametersSchemaOf('removeLeaseInfo', 'query'), OPERATIONS.removeLeaseInfo.query, [
+      ['nothing', {}, true],
+      ['the owner', { workerId: W }, true],
+      ['force=true', { force: 'true' }, true],
+      ['force=false with a worker', { force: 'false', workerId: W }, true],
+      ['force=yes', { force: 'yes' }, false],
+      ['an empty worker id', { workerId: '' }, false],
+      ['an unknown parameter', { owner: W }, false],
+    ]);
+  });
+
   it('on the ListActiveWorkers query', () => {
     expectAgreement(parametersSchemaOf('listActiveWorkers', 'query'), OPERATIONS.listActiveWorkers.query, [
       ['nothing', {}, true],
@@ -363,7 +375,9 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
   });
 
   it.each(
-    OPERATION_NAMES.filter((name) => !['removeLeaseOwner', 'listActiveWorkers', 'listShards'].includes(name)),
+    OPERATION_NAMES.filter(
+      (name) => !['removeLeaseOwner', 'removeLeaseInfo', 'listActiveWorkers', 'listShards'].includes(name),
+    ),
   )('on the empty query of %s', (name) => {
     expectAgreement(parametersSchemaOf(name, 'query'), OPERATIONS[name].query, [
       ['no parameters', {}, true],

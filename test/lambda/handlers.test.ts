@@ -148,12 +148,13 @@ describe('GetLease (POST /shards/{shardId}/lease)', () => {
     expect((await rowOf(shardId))?.AssignedTo?.S).toBe('worker-a');
   });
 
-  it('renews the caller’s own lease and increments the lease counter', async () => {
+  it('renews the caller’s own lease and keeps the lease counter', async () => {
     const shardId = newShard();
-    await take(shardId, 'worker-a');
+    const first = await take(shardId, 'worker-a');
     const reply = await take(shardId, 'worker-a');
     expect(reply.statusCode).toBe(200);
-    expect(reply.body.leaseCounter).toBe(2);
+    expect(reply.body.leaseCounter).toBe(1);
+    expect(reply.body.leaseTimeout >= first.body.leaseTimeout).toBe(true);
   });
 
   it('records the parent shard and an initial checkpoint, without leading zeros', async () => {
@@ -309,6 +310,7 @@ describe('CheckpointSequence (PUT /shards/{shardId}/checkpoint)', () => {
   it('fails with LeaseLost (409) when the lease counter has moved on', async () => {
     const shardId = newShard();
     await take(shardId, 'worker-a');
+    await invoke('removeLeaseOwner', { pathParameters: { shardId }, query: { workerId: 'worker-a' } });
     await take(shardId, 'worker-a');
     const reply = await checkpoint(shardId, { workerId: 'worker-a', checkpoint: '1', leaseCounter: 1 });
     expect(reply.statusCode).toBe(409);
@@ -425,14 +427,50 @@ describe('GetLeaseOwner (GET /shards/{shardId}/owner)', () => {
 });
 
 describe('RemoveLeaseInfo (DELETE /shards/{shardId})', () => {
-  it('deletes the row with 204, and answers 204 again when it is already gone', async () => {
+  it('deletes the owner’s own row with 204, and answers 204 again when it is already gone', async () => {
     const shardId = newShard();
     await take(shardId, 'worker-a');
-    const first = await invoke('removeLeaseInfo', { pathParameters: { shardId } });
+    const first = await invoke('removeLeaseInfo', {
+      pathParameters: { shardId },
+      query: { workerId: 'worker-a' },
+    });
     expect(first.statusCode).toBe(204);
     expect(await rowOf(shardId)).toBeUndefined();
     const again = await invoke('removeLeaseInfo', { pathParameters: { shardId } });
     expect(again.statusCode).toBe(204);
+  });
+
+  it('fails with LeaseNotAcquired (409) naming the owner while another worker holds a live lease, and keeps the row', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    const queries: Array<Record<string, string> | undefined> = [
+      undefined,
+      { workerId: 'worker-b' },
+      { force: 'false' },
+    ];
+    for (const query of queries) {
+      const reply = await invoke('removeLeaseInfo', { pathParameters: { shardId }, ...(query && { query }) });
+      expect(reply.statusCode).toBe(409);
+      expect(reply.body).toMatchObject({ code: 'LeaseNotAcquired', owner: 'worker-a' });
+    }
+    expect((await rowOf(shardId))?.AssignedTo?.S).toBe('worker-a');
+  });
+
+  it('deletes a live lease’s row with force=true (an admin action)', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    const reply = await invoke('removeLeaseInfo', { pathParameters: { shardId }, query: { force: 'true' } });
+    expect(reply.statusCode).toBe(204);
+    expect(await rowOf(shardId)).toBeUndefined();
+  });
+
+  it('fails with 400 naming `force` when it is not true or false, and changes nothing', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    const reply = await invoke('removeLeaseInfo', { pathParameters: { shardId }, query: { force: 'yes' } });
+    expect(reply.statusCode).toBe(400);
+    expect(fieldsOf(reply)).toEqual(['force']);
+    expect(await rowOf(shardId)).toBeDefined();
   });
 });
 
@@ -571,9 +609,10 @@ describe('RenewLeases (POST /workers/{workerId}/renew)', () => {
     expect(
       reply.body.renewed.map((l: { shardId: string; leaseCounter: number }) => [l.shardId, l.leaseCounter]),
     ).toEqual([
-      [mine1, 2],
-      [mine2, 2],
+      [mine1, 1],
+      [mine2, 1],
     ]);
+    expect(reply.body.failed).toEqual([]);
     expect(reply.body.lost).toEqual([
       expect.objectContaining({ shardId: theirs, code: 'LeaseLost', owner: 'worker-other' }),
       expect.objectContaining({ shardId: none, code: 'LeaseLost' }),

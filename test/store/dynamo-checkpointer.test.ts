@@ -13,6 +13,7 @@ import {
   ShardNotFoundError,
   ValidationError,
 } from '../../lib/core/errors';
+import { formatLeaseTime } from '../../lib/core/lease-time';
 import { DynamoCheckpointer } from '../../lib/store/dynamo-checkpointer';
 import { createTestTable, rawItem as readRawItem, type TestTable, uniqueTableName } from '../support/dynamo';
 
@@ -69,26 +70,62 @@ describe('getLease', () => {
     expect(lease).toEqual({
       shardId: id,
       owner: 'w1',
-      leaseTimeout: '2026-11-24T19:00:10.000Z',
+      leaseTimeout: '2026-11-24T19:00:10.000000001Z',
       leaseCounter: 1,
       parentShardId: 'shardId-parent',
     });
     expect(await rawItem(id)).toEqual({
       ShardID: { S: id },
       AssignedTo: { S: 'w1' },
-      LeaseTimeout: { S: '2026-11-24T19:00:10.000Z' },
+      LeaseTimeout: { S: '2026-11-24T19:00:10.000000001Z' },
       LeaseCounter: { N: '1' },
       ParentShardId: { S: 'shardId-parent' },
     });
   });
 
-  it('renews the caller’s own lease, moving the timeout and incrementing LeaseCounter', async () => {
+  it('renews the caller’s own live lease, moving the timeout and keeping LeaseCounter', async () => {
     const id = shard();
     await cp.getLease(id, { workerId: 'w1' });
     clock.advance(3_000);
     const renewed = await cp.getLease(id, { workerId: 'w1' });
-    expect(renewed.leaseCounter).toBe(2);
-    expect(renewed.leaseTimeout).toBe(new Date(clock.now() + LEASE).toISOString());
+    expect(renewed.leaseCounter).toBe(1);
+    expect(renewed.leaseTimeout).toBe(formatLeaseTime(clock.now() + LEASE));
+  });
+
+  it('takes the caller’s own expired lease afresh, moving LeaseCounter: the lease changed hands', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    clock.advance(LEASE);
+    await expect(cp.getLease(id, { workerId: 'w1' })).resolves.toMatchObject({ leaseCounter: 2 });
+  });
+
+  it('never shortens a lease: a renewal computed at an earlier instant answers with the longer lease', async () => {
+    const id = shard();
+    const late = new ManualClock(clock.now() + 2_000);
+    await table.checkpointerWith({ clock: late }).getLease(id, { workerId: 'w1' });
+    const longer = formatLeaseTime(late.now() + LEASE);
+    // A delayed renewal whose clock reading came first lands second.
+    const delayed = await cp.getLease(id, { workerId: 'w1' });
+    expect(delayed).toMatchObject({ leaseTimeout: longer, leaseCounter: 1 });
+    expect((await rawItem(id))?.LeaseTimeout).toEqual({ S: longer });
+    const batch = await cp.renewLeases('w1', [id]);
+    expect(batch.renewed).toEqual([expect.objectContaining({ leaseTimeout: longer })]);
+  });
+
+  it('records an initial checkpoint over the empty Checkpoint a Go claim can write', async () => {
+    const id = shard();
+    await table.io.client.send(
+      new PutItemCommand({
+        TableName: table.tableName,
+        Item: { ShardID: { S: id }, Checkpoint: { S: '' }, ClaimRequest: { S: 'w1' } },
+      }),
+    );
+    await expect(cp.getLease(id, { workerId: 'w1', checkpoint: '100' })).resolves.toMatchObject({
+      owner: 'w1',
+      checkpoint: '100',
+      leaseCounter: 1,
+    });
+    expect((await rawItem(id))?.ClaimRequest).toBeUndefined();
   });
 
   it('fails with LeaseNotAcquired naming the owner while another worker’s lease is live', async () => {
@@ -290,9 +327,21 @@ describe('checkpointSequence', () => {
     );
   });
 
+  it('passes with the lease counter of the lease, however often it was renewed meanwhile', async () => {
+    const id = shard();
+    const first = await cp.getLease(id, { workerId: 'w1' });
+    clock.advance(1_000);
+    await cp.getLease(id, { workerId: 'w1' });
+    await cp.renewLeases('w1', [id]);
+    await expect(
+      cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '7', leaseCounter: first.leaseCounter }),
+    ).resolves.toMatchObject({ checkpoint: '7', leaseCounter: 1 });
+  });
+
   it('fails with LeaseLost when the lease counter (fencing token) moved on', async () => {
     const id = shard();
     const first = await cp.getLease(id, { workerId: 'w1' });
+    clock.advance(LEASE);
     await cp.getLease(id, { workerId: 'w1' });
     await expect(
       cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '7', leaseCounter: first.leaseCounter }),
@@ -322,7 +371,7 @@ describe('fetchCheckpoint', () => {
     await expect(cp.fetchCheckpoint(id)).resolves.toEqual({
       shardId: id,
       owner: 'w1',
-      leaseTimeout: new Date(clock.now() + LEASE).toISOString(),
+      leaseTimeout: formatLeaseTime(clock.now() + LEASE),
       leaseCounter: 1,
       checkpoint: '42',
       checkpointedAt: clock.iso(),
@@ -341,7 +390,7 @@ describe('fetchCheckpoint', () => {
     // The rest of the lease comes with it, so a caller can show who holds a shard not yet checkpointed.
     expect((error as SequenceIdNotFoundError).details).toEqual({
       owner: 'w1',
-      leaseTimeout: new Date(clock.now() + LEASE).toISOString(),
+      leaseTimeout: formatLeaseTime(clock.now() + LEASE),
       leaseCounter: 1,
     });
   });
@@ -359,6 +408,17 @@ describe('removeLeaseOwner', () => {
     });
   });
 
+  it('is idempotent: releasing a shard nobody owns, or that has no row, succeeds and creates nothing', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    await cp.removeLeaseOwner(id, 'w1');
+    // A retry whose first try released the lease and lost the answer.
+    await expect(cp.removeLeaseOwner(id, 'w1')).resolves.toBeUndefined();
+    const none = shard();
+    await expect(cp.removeLeaseOwner(none, 'w1')).resolves.toBeUndefined();
+    expect(await rawItem(none)).toBeUndefined();
+  });
+
   it('fails with LeaseLost when the caller is not the owner, changing nothing', async () => {
     const id = shard();
     await cp.getLease(id, { workerId: 'w1' });
@@ -374,24 +434,59 @@ describe('getLeaseOwner and removeLeaseInfo', () => {
     const id = shard();
     await cp.getLease(id, { workerId: 'w1' });
     await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
-    await cp.removeLeaseInfo(id);
+    await cp.removeLeaseInfo(id, { workerId: 'w1' });
     await cp.removeLeaseInfo(id);
     expect(await rawItem(id)).toBeUndefined();
     await expect(cp.getLeaseOwner(id)).rejects.toThrow('no LeaseOwner in checkpoints table');
+  });
+
+  it('refuses to delete a row another worker holds a live lease on, unless forced', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    await cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '42' });
+    for (const request of [{}, { workerId: 'w2' }, { force: false }]) {
+      const error = await cp.removeLeaseInfo(id, request).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LeaseNotAcquiredError);
+      expect(error).toMatchObject({ details: { owner: 'w1', checkpoint: '42' } });
+    }
+    expect((await rawItem(id))?.Checkpoint).toEqual({ S: '42' });
+    clock.advance(LEASE);
+    // Once the lease has expired, nobody's work is lost by deleting the row.
+    await cp.getLease(id, { workerId: 'w1' });
+    await cp.removeLeaseInfo(id, { force: true });
+    expect(await rawItem(id)).toBeUndefined();
+  });
+
+  it('deletes a row whose lease has expired without any guard', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    clock.advance(LEASE);
+    await cp.removeLeaseInfo(id);
+    expect(await rawItem(id)).toBeUndefined();
   });
 });
 
 describe('renewLeases', () => {
   it('renews the worker’s leases and reports each lost one with its reason, never taking a shard', async () => {
-    const [mine, mine2, taken, claimed, free] = [shard(), shard(), shard(), shard(), shard()];
-    for (const id of [mine, mine2, taken, claimed]) await cp.getLease(id, { workerId: 'w1' });
+    const [mine, mine2, taken, claimed, free, expired] = [
+      shard(),
+      shard(),
+      shard(),
+      shard(),
+      shard(),
+      shard(),
+    ];
+    const T_EXPIRED = clock.now() + LEASE;
+    for (const id of [taken, expired]) await cp.getLease(id, { workerId: 'w1' });
     clock.advance(LEASE + 1);
+    for (const id of [mine, mine2, claimed]) await cp.getLease(id, { workerId: 'w1' });
     await cp.getLease(taken, { workerId: 'w2' });
     await cp.claimShard(claimed, 'w3');
-    const result = await cp.renewLeases('w1', [mine, taken, claimed, free, mine2]);
-    expect(result.renewed.map((l) => [l.shardId, l.owner, l.leaseCounter])).toEqual([
-      [mine, 'w1', 2],
-      [mine2, 'w1', 2],
+    clock.advance(1_000);
+    const result = await cp.renewLeases('w1', [mine, taken, claimed, free, mine2, expired]);
+    expect(result.renewed.map((l) => [l.shardId, l.owner, l.leaseCounter, l.leaseTimeout])).toEqual([
+      [mine, 'w1', 1, formatLeaseTime(clock.now() + LEASE)],
+      [mine2, 'w1', 1, formatLeaseTime(clock.now() + LEASE)],
     ]);
     expect(result.lost).toEqual([
       { shardId: taken, code: 'LeaseLost', message: 'lease lost: the shard is owned by w2', owner: 'w2' },
@@ -403,8 +498,17 @@ describe('renewLeases', () => {
         claimRequest: 'w3',
       },
       { shardId: free, code: 'LeaseLost', message: 'lease lost: the shard has no lease row' },
+      {
+        shardId: expired,
+        code: 'LeaseLost',
+        message: `lease lost: the lease expired at ${formatLeaseTime(T_EXPIRED)}`,
+        owner: 'w1',
+      },
     ]);
+    expect(result.failed).toEqual([]);
     expect(await rawItem(free)).toBeUndefined();
+    // An expired lease is not revived by a renewal: the worker was told to stop at its expiry.
+    expect((await rawItem(expired))?.LeaseTimeout).toEqual({ S: formatLeaseTime(T_EXPIRED) });
   });
 });
 
@@ -447,6 +551,50 @@ describe('listActiveWorkers', () => {
 });
 
 describe('rows written by another writer', () => {
+  it('accepts the owner’s fenced checkpoint after a Go claim rewrote the row without LeaseCounter', async () => {
+    const id = shard();
+    const lease = await cp.getLease(id, { workerId: 'w1' });
+    const item = await rawItem(id);
+    // vmware-go-kcl-v2's ClaimShard: a whole-item PutItem with the owner and the re-formatted timeout it read.
+    await table.io.client.send(
+      new PutItemCommand({
+        TableName: table.tableName,
+        Item: {
+          ShardID: { S: id },
+          AssignedTo: item?.AssignedTo as { S: string },
+          LeaseTimeout: item?.LeaseTimeout as { S: string },
+          Checkpoint: { S: '' },
+          ClaimRequest: { S: 'go-thief' },
+        },
+      }),
+    );
+    await expect(
+      cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '9', leaseCounter: lease.leaseCounter }),
+    ).resolves.toMatchObject({ owner: 'w1', checkpoint: '9', claimRequest: 'go-thief' });
+    // Someone else's lease is still refused, counter or not.
+    await expect(
+      cp.checkpointSequence(id, { workerId: 'w2', checkpoint: '10', leaseCounter: 0 }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
+  it('compares a Go checkpoint stored with leading zeros by its value', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    const item = await rawItem(id);
+    await table.io.client.send(
+      new PutItemCommand({ TableName: table.tableName, Item: { ...item, Checkpoint: { S: '0005' } } }),
+    );
+    await expect(cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '3' })).rejects.toBeInstanceOf(
+      CheckpointRegressionError,
+    );
+    await expect(cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '10' })).resolves.toMatchObject({
+      checkpoint: '10',
+    });
+    await expect(cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '9' })).rejects.toBeInstanceOf(
+      CheckpointRegressionError,
+    );
+  });
+
   it('counts a row without LeaseCounter as counter 0 for fencing', async () => {
     const id = shard();
     await table.io.client.send(
@@ -464,8 +612,12 @@ describe('rows written by another writer', () => {
     ).resolves.toMatchObject({
       leaseCounter: 0,
     });
+    // Once we hold the counter again, fencing by it is exact. (A millisecond-precision Go value reads up
+    // to 1 ms late: see lease-time.ts.)
+    clock.advance(5_001);
+    await cp.getLease(id, { workerId: 'w9' });
     await expect(
-      cp.checkpointSequence(id, { workerId: 'go-worker', checkpoint: '2', leaseCounter: 1 }),
+      cp.checkpointSequence(id, { workerId: 'w9', checkpoint: '2', leaseCounter: 0 }),
     ).rejects.toBeInstanceOf(LeaseLostError);
   });
 });

@@ -76,7 +76,7 @@ describe('rows written by vmware-go-kcl-v2', () => {
     await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).resolves.toEqual({
       shardId: id,
       owner: 'ts-worker',
-      leaseTimeout: '2026-11-24T19:10:52.000Z',
+      leaseTimeout: '2026-11-24T19:10:52.000000001Z',
       leaseCounter: 1,
       checkpoint: '7',
     });
@@ -178,7 +178,7 @@ describe('rows we write', () => {
     expect(item).toMatchObject({
       ShardID: { S: id },
       AssignedTo: { S: 'ts-worker' },
-      LeaseTimeout: { S: '2026-11-24T19:40:10.123Z' },
+      LeaseTimeout: { S: '2026-11-24T19:40:10.123000001Z' },
       Checkpoint: { S: '12345' },
       ParentShardId: { S: 'shardId-000000000000' },
       ClaimRequest: { S: 'thief' },

@@ -5,6 +5,7 @@
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import type { LeaseRow } from '../../lib/core/lease-row';
+import { formatLeaseTime } from '../../lib/core/lease-time';
 import { createTestTable, putRows, type TestTable } from '../support/dynamo';
 
 const T0 = Date.parse('2026-11-24T19:00:00.000Z');
@@ -21,7 +22,7 @@ function rowFor(i: number): LeaseRow {
   return {
     ShardID: shardIds[i] as string,
     AssignedTo: `worker-${i % WORKERS}`,
-    LeaseTimeout: new Date(T0 + 60_000).toISOString(),
+    LeaseTimeout: formatLeaseTime(T0 + 60_000),
     LeaseCounter: 1,
     Checkpoint: i % 10 === 0 ? 'SHARD_END' : String(1000 + i),
     Padding: PADDING,

@@ -42,10 +42,12 @@ class Model {
     return r.claim !== undefined && r.claimedAtMs !== undefined && r.claimedAtMs > now - CLAIM;
   }
 
+  /** A take (the lease changes hands, the counter moves) or, for the live holder, a renewal. */
   getLease(shard: string, worker: string, now: number, initial?: string): Outcome {
     const r = this.rows.get(shard) ?? { counter: 0 };
     if (this.claimPending(r, now) && r.claim !== worker) return fail('ShardClaimed');
     if (this.live(r, now) && r.owner !== worker) return fail('LeaseNotAcquired');
+    if (this.live(r, now)) return this.extend(r, now);
     r.owner = worker;
     r.timeoutMs = now + LEASE;
     r.counter += 1;
@@ -53,6 +55,14 @@ class Model {
     delete r.claim;
     delete r.claimedAtMs;
     this.rows.set(shard, r);
+    return ok;
+  }
+
+  /** A renewal: never shortens the lease, keeps the counter, settles the caller's own or a lapsed claim. */
+  private extend(r: ModelRow, now: number): Outcome {
+    r.timeoutMs = Math.max(r.timeoutMs ?? 0, now + LEASE);
+    delete r.claim;
+    delete r.claimedAtMs;
     return ok;
   }
 
@@ -70,22 +80,28 @@ class Model {
     return ok;
   }
 
-  /** RenewLeases, one shard: GetLease for the shard's owner, never a take by anybody else. */
+  /** RenewLeases, one shard: the holder's live lease only; never a take, never a revival. */
   renew(shard: string, worker: string, now: number): Outcome {
     const r = this.rows.get(shard);
     if (!r || r.owner !== worker) return fail('LeaseLost');
-    return this.getLease(shard, worker, now);
+    if (this.claimPending(r, now) && r.claim !== worker) return fail('ShardClaimed');
+    if (!this.live(r, now)) return fail('LeaseLost');
+    return this.extend(r, now);
   }
 
-  remove(shard: string): Outcome {
+  /** DeleteRow without a worker id: refused while anybody holds a live lease. */
+  remove(shard: string, now: number): Outcome {
+    const r = this.rows.get(shard);
+    if (r && this.live(r, now)) return fail('LeaseNotAcquired');
     this.rows.delete(shard);
     return ok;
   }
 
+  /** Idempotent: refused only when another worker owns the shard. */
   release(shard: string, worker: string): Outcome {
     const r = this.rows.get(shard);
-    if (!r || r.owner !== worker) return fail('LeaseLost');
-    delete r.owner;
+    if (r?.owner !== undefined && r.owner !== worker) return fail('LeaseLost');
+    if (r) delete r.owner;
     return ok;
   }
 
@@ -103,7 +119,7 @@ class Model {
   item(shardId: string): Record<string, string | number> | undefined {
     const r = this.rows.get(shardId);
     if (!r) return undefined;
-    const iso = (ms: number) => new Date(ms).toISOString();
+    const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}000001Z`;
     return {
       ShardID: shardId,
       LeaseCounter: r.counter,
@@ -259,10 +275,13 @@ describe('the lease engine against a reference model', () => {
           }
           const shardId = shardIds[o.shard] as string;
           if (o.kind === 'remove') {
-            model.remove(shardId);
-            await cp.removeLeaseInfo(shardId);
-            recorded.delete(shardId);
-            expect(await rowOf(shardId)).toBeUndefined();
+            const expected = model.remove(shardId, clock.now());
+            const actual = await outcomeOf(() => cp.removeLeaseInfo(shardId));
+            expect({ op: o, outcome: actual }).toEqual({ op: o, outcome: expected });
+            const key = `remove:${actual.ok ? 'ok' : actual.code}`;
+            seen.set(key, (seen.get(key) ?? 0) + 1);
+            if (actual.ok) recorded.delete(shardId);
+            expect(await rowOf(shardId)).toEqual(model.item(shardId));
             continue;
           }
           const workerId =
@@ -349,6 +368,8 @@ describe('the lease engine against a reference model', () => {
       'renew:ok',
       'renew:LeaseLost',
       'renew:ShardClaimed',
+      'remove:ok',
+      'remove:LeaseNotAcquired',
     ].filter((outcome) => !seen.has(outcome));
     expect(unreached).toEqual([]);
   });

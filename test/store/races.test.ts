@@ -12,7 +12,7 @@ import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/
 import { ManualClock } from '../../lib/core/clock';
 import { LeaseNotAcquiredError } from '../../lib/core/errors';
 import type { Lease } from '../../lib/core/lease-row';
-import { parseLeaseTime } from '../../lib/core/lease-time';
+import { formatLeaseTime, parseLeaseTime } from '../../lib/core/lease-time';
 import { DynamoCheckpointer } from '../../lib/store/dynamo-checkpointer';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
 import { fromItem } from '../../lib/store/item';
@@ -140,7 +140,7 @@ describe('concurrent GetLease', () => {
       expect(lease).toEqual({
         shardId,
         owner: worker,
-        leaseTimeout: new Date(T0 + LEASE).toISOString(),
+        leaseTimeout: formatLeaseTime(T0 + LEASE),
         leaseCounter: 1,
       });
       expect(row).toEqual({
@@ -183,9 +183,14 @@ describe('concurrent GetLease', () => {
 
     let takeovers = 0;
     for (const [shardId, list] of intervals) {
-      // The lease counter orders the writes of a shard: each success is exactly one increment.
-      const ordered = [...list].sort((a, b) => a.counter - b.counter);
-      expect(ordered.map((i) => i.counter)).toEqual(ordered.map((_, i) => i + 1));
+      // The lease counter orders the takes of a shard: each take is exactly one increment, and a
+      // renewal by the holder keeps it, so every counter value belongs to one owner.
+      const ordered = [...list].sort((a, b) => a.counter - b.counter || a.to - b.to);
+      const counters = [...new Set(ordered.map((i) => i.counter))];
+      expect(counters).toEqual(counters.map((_, i) => i + 1));
+      for (const counter of counters) {
+        expect(new Set(ordered.filter((i) => i.counter === counter).map((i) => i.owner)).size).toBe(1);
+      }
       for (let i = 0; i < ordered.length; i++) {
         for (let j = i + 1; j < ordered.length; j++) {
           const [a, b] = [ordered[i], ordered[j]] as [(typeof ordered)[0], (typeof ordered)[0]];

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import { LeaseLostError, LeaseNotAcquiredError } from '../../lib/core/errors';
+import { formatLeaseTime } from '../../lib/core/lease-time';
 import { DynamoCheckpointer } from '../../lib/store/dynamo-checkpointer';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
 import { countingClient, createTestTable, type TestTable, testEndpoint } from '../support/dynamo';
@@ -73,7 +74,7 @@ describe('a refusal that carries the row, as DynamoDB sends it', () => {
     expect(error).toBeInstanceOf(LeaseNotAcquiredError);
     expect((error as LeaseNotAcquiredError).details).toMatchObject({
       owner: 'w1',
-      leaseTimeout: new Date(T0 + LEASE).toISOString(),
+      leaseTimeout: formatLeaseTime(T0 + LEASE),
     });
     expect(Object.fromEntries(io.counts)).toEqual({ UpdateItem: 1 });
   });

@@ -30,14 +30,28 @@ async function requestsOf(call: () => Promise<unknown>): Promise<Record<string, 
 }
 
 describe('DynamoDB requests per operation', () => {
-  it('getLease: one UpdateItem taking or renewing; a refusal adds one GetItem', async () => {
+  it('getLease: one UpdateItem taking; a refusal adds one GetItem (dynalite omits the row)', async () => {
     const id = shard();
-    expect(await requestsOf(() => cp.getLease(id, { workerId: 'w1' }))).toEqual({ UpdateItem: 1 });
     expect(await requestsOf(() => cp.getLease(id, { workerId: 'w1' }))).toEqual({ UpdateItem: 1 });
     expect(await requestsOf(() => cp.getLease(id, { workerId: 'w2' }))).toEqual({
       UpdateItem: 1,
       GetItem: 1,
     });
+  });
+
+  it('getLease by the holder: the refused take, then the renewal (the counter moves only on a take)', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    expect(await requestsOf(() => cp.getLease(id, { workerId: 'w1' }))).toEqual({
+      UpdateItem: 2,
+      GetItem: 1,
+    });
+  });
+
+  it('renewLeases: one UpdateItem per shard held', async () => {
+    const ids = [shard(), shard(), shard()];
+    for (const id of ids) await cp.getLease(id, { workerId: 'w1' });
+    expect(await requestsOf(() => cp.renewLeases('w1', ids))).toEqual({ UpdateItem: 3 });
   });
 
   it('checkpointSequence: one UpdateItem; a refusal adds one GetItem', async () => {
@@ -67,10 +81,14 @@ describe('DynamoDB requests per operation', () => {
     expect(await requestsOf(() => cp.removeLeaseOwner(id, 'w1'))).toEqual({ UpdateItem: 1 });
   });
 
-  it('removeLeaseInfo: one DeleteItem, also for a missing row', async () => {
+  it('removeLeaseInfo: one DeleteItem, also for a missing row; a refusal adds one GetItem', async () => {
     const id = shard();
     await cp.getLease(id, { workerId: 'w1' });
-    expect(await requestsOf(() => cp.removeLeaseInfo(id))).toEqual({ DeleteItem: 1 });
+    expect(await requestsOf(() => cp.removeLeaseInfo(id, { workerId: 'w2' }))).toEqual({
+      DeleteItem: 1,
+      GetItem: 1,
+    });
+    expect(await requestsOf(() => cp.removeLeaseInfo(id, { workerId: 'w1' }))).toEqual({ DeleteItem: 1 });
     expect(await requestsOf(() => cp.removeLeaseInfo(id))).toEqual({ DeleteItem: 1 });
   });
 
