@@ -14,6 +14,8 @@ import {
   checkpointCondition,
   checkpointUpdate,
   type RowUpdate,
+  renewCondition,
+  renewUpdate,
   ruleTimes,
   takeCondition,
   takeUpdate,
@@ -112,10 +114,18 @@ export async function run(ctx: BenchContext): Promise<BenchSection> {
   const sameExpression = coreExpressionCalls(exprIo.client, tableName);
   const cases: Case[] = [
     {
-      operation: 'GetLease, renew an owned lease',
+      // The renewal path: one conditional write per shard (RenewLeases, one shard per call here).
+      operation: 'Renew an owned lease (RenewLeases)',
+      core: () => (lane) => checkpointer.renewLeases(WORKER, [laneShard(lane)]),
+      bare: () => (lane) => bare.renew(laneShard(lane)),
+      sameExpression: () => (lane) => sameExpression.renew(laneShard(lane)),
+    },
+    {
+      // GetLease by the holder: the take is refused (the counter moves only on a take), then the renewal.
+      operation: 'GetLease by the holder (refused take, then renew)',
       core: () => (lane) => checkpointer.getLease(laneShard(lane), { workerId: WORKER }),
       bare: () => (lane) => bare.renew(laneShard(lane)),
-      sameExpression: () => (lane) => sameExpression.take(laneShard(lane)),
+      sameExpression: () => (lane) => sameExpression.renew(laneShard(lane)),
     },
     {
       operation: 'GetLease, take a free shard',
@@ -286,6 +296,10 @@ function coreExpressionCalls(client: DynamoDBClient, tableName: string) {
     take: (shardId: string) => {
       const t = ruleTimes(Date.now(), terms);
       return update(shardId, takeCondition(WORKER, t), takeUpdate({ workerId: WORKER }, t));
+    },
+    renew: (shardId: string) => {
+      const t = ruleTimes(Date.now(), terms);
+      return update(shardId, renewCondition(WORKER, t), renewUpdate(t));
     },
     checkpoint: (shardId: string, sequence: string) => {
       const t = ruleTimes(Date.now(), terms);
