@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     claimTimeoutMs: config.claimTimeoutMs,
     reaperGraceMs: config.reaperGraceMs,
     reaperIntervalMs: config.reaperIntervalMs,
+    reaperDeletesEndedRows: config.reaperDeletesEndedRows,
     ...(config.dataDir && { dataDir: config.dataDir }),
     ...(config.dynamoDbEndpoint && { dynamoDbEndpoint: config.dynamoDbEndpoint }),
     ...(config.streamName && { streamName: config.streamName }),
@@ -29,6 +30,11 @@ async function main(): Promise<void> {
       : 'embedded dynalite in memory';
   console.log(`listening on ${server.url}`);
   console.log(`table ${server.tableName} on ${storage}; dashboard at ${server.url}/`);
+  console.log(
+    server.reaperIntervalMs > 0
+      ? `reaper every ${server.reaperIntervalMs} ms (deletes ended rows: ${config.reaperDeletesEndedRows})`
+      : 'reaper off (REAPER_INTERVAL_MS=0)',
+  );
 
   const stop = (signal: string) => {
     console.log(`${signal}: stopping`);

@@ -13,7 +13,10 @@ export interface ServiceConfig extends LeaseTerms {
 
 export interface LocalConfig extends ServiceConfig {
   readonly port: number;
+  /** REAPER_INTERVAL_MS: milliseconds between the local reaper's passes; 0 switches the reaper off. */
   readonly reaperIntervalMs: number;
+  /** REAPER_DELETE_ENDED_ROWS (`true` | `false`, default true), read as the deployed reaper reads it. */
+  readonly reaperDeletesEndedRows: boolean;
   /** Unset: dynalite in memory. */
   readonly dataDir?: string;
   /** Unset: the embedded dynalite. */
@@ -27,6 +30,8 @@ export const DEFAULT_CLAIM_TIMEOUT_MS = 120_000;
 export const DEFAULT_REAPER_GRACE_MS = 10_000;
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+/** The longest period setInterval keeps (2^31 - 1 ms); a longer one fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -91,12 +96,27 @@ export class EnvReader {
     return [...new Set(items)];
   }
 
+  /** An integer in min..max. */
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    return this.whole(name, fallback, (v) => v >= min && v <= max, `an integer in ${min}..${max}`);
+  }
+
+  /** 0 (for off) or an integer in min..max, such as a timer's period. */
+  integerOrOff(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    return this.whole(
+      name,
+      fallback,
+      (v) => v === 0 || (v >= min && v <= max),
+      `0 (off) or an integer in ${min}..${max}`,
+    );
+  }
+
+  private whole(name: string, fallback: number, accept: (value: number) => boolean, rule: string): number {
     const raw = this.text(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer in ${min}..${max}`);
+    if (!/^\d+$/.test(raw) || !accept(value)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be ${rule}`);
       return fallback;
     }
     return value;
@@ -132,7 +152,8 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const config: LocalConfig = {
     ...readService(r),
     port: r.integer('PORT', DEFAULT_PORT, 0, 65_535),
-    reaperIntervalMs: r.integer('REAPER_INTERVAL_MS', DEFAULT_REAPER_INTERVAL_MS, 100),
+    reaperIntervalMs: r.integerOrOff('REAPER_INTERVAL_MS', DEFAULT_REAPER_INTERVAL_MS, 100, MAX_TIMER_MS),
+    reaperDeletesEndedRows: r.boolean('REAPER_DELETE_ENDED_ROWS', true),
     dataDir: optional('DATA_DIR'),
     dynamoDbEndpoint: r.url('DYNAMODB_ENDPOINT'),
     streamName: optional('STREAM_NAME'),

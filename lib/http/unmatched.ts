@@ -9,18 +9,25 @@ import { ErrorCode } from '../core/errors';
 import { INTERNAL_MESSAGE, PROBLEM_CONTENT_TYPE, problem } from './problem';
 import { matchRoute } from './router';
 
-/** The 404 or 405 for a request no route takes; undefined when a route does take it. */
+/**
+ * The 404 or 405 for a request no route takes; undefined when a route does take it. `rawPath` is the
+ * path as it arrived (percent-encoded, no query): see router.ts for how it is split and decoded.
+ */
 export function unmatchedResponse(
   method: string,
-  path: string,
+  rawPath: string,
   requestId: string,
 ): APIGatewayProxyStructuredResultV2 | undefined {
-  const match = matchRoute(method, path);
+  const match = matchRoute(method, rawPath);
   if (match.kind === 'matched') return undefined;
   const { status, body } =
     match.kind === 'notFound'
-      ? problem(ErrorCode.NotFound, `no route ${method} ${path}`, requestId)
-      : problem(ErrorCode.MethodNotAllowed, `${method} is not allowed on ${path}`, requestId);
+      ? problem(
+          ErrorCode.NotFound,
+          `no route ${method} ${rawPath}${match.reason ? `: ${match.reason}` : ''}`,
+          requestId,
+        )
+      : problem(ErrorCode.MethodNotAllowed, `${method} is not allowed on ${rawPath}`, requestId);
   return {
     statusCode: status,
     headers: {
@@ -38,7 +45,9 @@ export async function handleUnmatched(
   event: APIGatewayProxyEventV2,
   context: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> {
-  const { method, path } = event.requestContext.http;
+  const { method } = event.requestContext.http;
+  // rawPath keeps the percent-encoding the router splits on; http.path is only a fallback.
+  const path = event.rawPath || event.requestContext.http.path;
   const response = unmatchedResponse(method, path, context.awsRequestId);
   if (response) {
     logger.info('request handled', { operation: 'unmatched', method, path, statusCode: response.statusCode });

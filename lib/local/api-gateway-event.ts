@@ -1,12 +1,14 @@
 /**
  * A node:http request as API Gateway's HTTP API (payload format 2.0) would hand it to the Lambda, so
  * the local server calls the handlers with exactly the shape they get in the cloud: lower-case
- * headers, repeated query keys joined with commas, path and query parameters percent-decoded.
+ * headers, the raw path and query string as they arrived, repeated query keys joined with commas, path
+ * and query parameters percent-decoded once (see request-target.ts and lib/http/router.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Route } from '../http/routes';
+import type { QueryParameters, RequestTarget } from './request-target';
 
 /** Enough of an oversized body for the dispatcher to see it is too large; the rest is discarded. */
 export const MAX_COLLECTED_BODY_BYTES = 16 * 1024 + 4096;
@@ -31,15 +33,11 @@ function headersOf(request: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-function queryOf(search: URLSearchParams): Record<string, string> | undefined {
-  const query: Record<string, string> = {};
-  for (const [key, value] of search) query[key] = key in query ? `${query[key]},${value}` : value;
-  return Object.keys(query).length > 0 ? query : undefined;
-}
-
 export interface LocalRequest {
   readonly request: IncomingMessage;
-  readonly url: URL;
+  readonly target: RequestTarget;
+  /** parseQuery's: decoded, null-prototype, undefined when the query has none. */
+  readonly queryStringParameters: QueryParameters | undefined;
   readonly route: Route;
   readonly pathParameters: Record<string, string>;
   readonly body: string | undefined;
@@ -48,15 +46,14 @@ export interface LocalRequest {
 }
 
 export function toApiGatewayEvent(local: LocalRequest): APIGatewayProxyEventV2 {
-  const { request, url, route } = local;
+  const { request, target, route, queryStringParameters } = local;
   const method = request.method ?? 'GET';
   const headers = headersOf(request);
-  const queryStringParameters = queryOf(url.searchParams);
   return {
     version: '2.0',
     routeKey: `${route.method} ${route.path}`,
-    rawPath: url.pathname,
-    rawQueryString: url.search.replace(/^\?/, ''),
+    rawPath: target.rawPath,
+    rawQueryString: target.rawQueryString,
     headers,
     ...(queryStringParameters && { queryStringParameters }),
     ...(Object.keys(local.pathParameters).length > 0 && { pathParameters: local.pathParameters }),
@@ -69,7 +66,7 @@ export function toApiGatewayEvent(local: LocalRequest): APIGatewayProxyEventV2 {
       domainPrefix: 'local',
       http: {
         method,
-        path: url.pathname,
+        path: target.rawPath,
         protocol: `HTTP/${request.httpVersion}`,
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',

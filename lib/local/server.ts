@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type Clock, systemClock } from '../core/clock';
 import {
   DEFAULT_CLAIM_TIMEOUT_MS,
@@ -17,24 +17,36 @@ import {
   DEFAULT_REAPER_GRACE_MS,
   DEFAULT_REAPER_INTERVAL_MS,
 } from '../core/config';
-import { ErrorCode } from '../core/errors';
+import { ErrorCode, ValidationError } from '../core/errors';
 import type { RequestDependencies } from '../http/handle-request';
 import { createHttpHandler, type HttpLambdaHandler } from '../http/lambda-handler';
-import { INTERNAL_MESSAGE, PROBLEM_CONTENT_TYPE, problem } from '../http/problem';
+import { INTERNAL_MESSAGE, problem, problemFor } from '../http/problem';
 import { matchRoute } from '../http/router';
 import type { OperationName } from '../http/routes';
 import { ROUTES } from '../http/routes';
-import { unmatchedResponse } from '../http/unmatched';
 import { DynamoCheckpointer } from '../store/dynamo-checkpointer';
 import { createDynamoClient } from '../store/dynamo-client';
 import { KinesisShardSource } from '../store/kinesis-shard-source';
 import { Reaper, type ReaperSummary } from '../store/reaper';
 import { localLambdaContext, readBody, toApiGatewayEvent } from './api-gateway-event';
+import {
+  type Answer,
+  answerOf,
+  type ClientError,
+  clientErrorAnswer,
+  problemAnswer,
+  rawResponse,
+  routingAnswer,
+  validationAnswer,
+} from './bare-answers';
 import { renderDashboard } from './dashboard';
 import { type RunningDynalite, startDynalite } from './embedded-dynalite';
 import { createLocalKinesisClient } from './kinesis-local-client';
+import { parseQuery, splitTarget } from './request-target';
 
 export const DEFAULT_LOCAL_TABLE = 'shardlease-local';
+
+const HTML = 'text/html; charset=utf-8';
 
 export interface LocalServerOptions {
   /** @default 3000; 0 picks a free port. */
@@ -44,8 +56,10 @@ export interface LocalServerOptions {
   readonly leaseDurationMs?: number;
   readonly claimTimeoutMs?: number;
   readonly reaperGraceMs?: number;
-  /** 0 runs no reaper timer (call `reap()`). @default 5000 */
+  /** Milliseconds between reaper passes; 0 runs no reaper timer (`reap()` still runs a pass). @default 5000 */
   readonly reaperIntervalMs?: number;
+  /** The reaper deletes the rows of ended shards (ReaperOptions.deleteEndedRows). @default true */
+  readonly reaperDeletesEndedRows?: boolean;
   /** Keep the embedded dynalite's data in this folder. @default in memory */
   readonly dataDir?: string;
   /** Use this DynamoDB-compatible endpoint and its existing table instead of an embedded dynalite. */
@@ -65,35 +79,22 @@ export interface LocalServer {
   readonly port: number;
   readonly tableName: string;
   readonly dynamoDbEndpoint: string;
+  /** Milliseconds between the reaper's passes on their own; 0 when no timer runs them. */
+  readonly reaperIntervalMs: number;
   /** Runs one reaper pass now (waits for a pass already running instead of overlapping it). */
   reap(): Promise<ReaperSummary>;
   /** Stops the timer, the listener and the embedded dynalite; on-disk data stays intact. */
   close(): Promise<void>;
 }
 
-function send(response: ServerResponse, status: number, headers: Record<string, string>, body?: string) {
-  response.writeHead(
-    status,
-    body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-  );
-  response.end(body);
-}
-
-function stringHeaders(result: APIGatewayProxyStructuredResultV2): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
-  return headers;
-}
-
-function sendProblem(
-  response: ServerResponse,
-  code: ErrorCode,
-  message: string,
-  requestId: string,
-  headers = {},
-) {
-  const { status, body } = problem(code, message, requestId);
-  send(response, status, { 'content-type': PROBLEM_CONTENT_TYPE, ...headers }, JSON.stringify(body));
+/** Writes a whole answer; a HEAD request gets its headers only (node drops the body). */
+function send(response: ServerResponse, answer: Answer, requestId?: string) {
+  response.writeHead(answer.status, {
+    ...(requestId !== undefined && { 'x-request-id': requestId }),
+    ...answer.headers,
+    ...(answer.body !== '' && { 'content-length': Buffer.byteLength(answer.body) }),
+  });
+  response.end(answer.body === '' ? undefined : answer.body);
 }
 
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
@@ -129,6 +130,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       clock,
       claimTimeoutMs,
       graceMs: options.reaperGraceMs ?? DEFAULT_REAPER_GRACE_MS,
+      deleteEndedRows: options.reaperDeletesEndedRows ?? true,
       ...(options.streamName && {
         shardSource: new KinesisShardSource({
           client: createLocalKinesisClient(options.kinesisEndpoint),
@@ -145,39 +147,128 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       ROUTES.map((route) => [route.name, createHttpHandler(route.name, () => deps)]),
     );
 
-    const serve = async (request: IncomingMessage, response: ServerResponse) => {
-      const requestId = randomUUID();
-      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-      const method = request.method ?? 'GET';
-      if (url.pathname === '/' && (method === 'GET' || method === 'HEAD')) {
-        const html = await renderDashboard(checkpointer, tableName, clock.now());
-        return send(response, 200, { 'content-type': 'text/html; charset=utf-8' }, html);
-      }
-      const match = matchRoute(method, url.pathname);
-      if (match.kind !== 'matched') {
-        request.resume();
-        const unmatched = unmatchedResponse(
-          method,
-          url.pathname,
-          requestId,
-        ) as APIGatewayProxyStructuredResultV2;
-        return send(response, unmatched.statusCode ?? 404, stringHeaders(unmatched), unmatched.body);
-      }
-      const body = await readBody(request);
-      const event = toApiGatewayEvent({ request, url, ...match, body, requestId, nowMs: clock.now() });
-      const handler = handlers.get(match.route.name) as HttpLambdaHandler;
-      const result = await handler(event, localLambdaContext(`shardlease-${match.route.entry}`, requestId));
-      const headers = { 'x-request-id': requestId, ...stringHeaders(result) };
-      send(response, result.statusCode ?? 200, headers, result.body);
+    /** Answers a request no operation runs for, leaving its body unread. */
+    const refuse = (
+      request: IncomingMessage,
+      response: ServerResponse,
+      answer: Answer,
+      requestId: string,
+    ) => {
+      request.resume();
+      logger.info('request refused', {
+        method: request.method,
+        target: request.url,
+        statusCode: answer.status,
+      });
+      send(response, answer, requestId);
     };
 
-    server = createServer((request, response) => {
+    const serve = async (request: IncomingMessage, response: ServerResponse) => {
+      const requestId = randomUUID();
+      const method = request.method ?? 'GET';
+      // The raw request-target, never `new URL()`: see request-target.ts.
+      const target = splitTarget(request.url ?? '/');
+      if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+        // What node's requireHostHeader would answer bare (RFC 9112 §3.2).
+        const answer = validationAnswer('host', 'is required in an HTTP/1.1 request', requestId);
+        return refuse(request, response, answer, requestId);
+      }
+      if (target.rawPath === '/') {
+        if (method === 'GET' || method === 'HEAD') {
+          const html = await renderDashboard(checkpointer, tableName, clock.now());
+          return send(response, { status: 200, headers: { 'content-type': HTML }, body: html });
+        }
+        const refused = problem(ErrorCode.MethodNotAllowed, `${method} is not allowed on /`, requestId);
+        return refuse(request, response, problemAnswer(refused, { allow: 'GET, HEAD' }), requestId);
+      }
+      const match = matchRoute(method, target.rawPath);
+      if (match.kind !== 'matched') {
+        return refuse(
+          request,
+          response,
+          routingAnswer(method, target.rawPath, requestId) as Answer,
+          requestId,
+        );
+      }
+      const query = parseQuery(target.rawQueryString);
+      if (!query.ok) {
+        const answer = problemAnswer(problemFor(new ValidationError(query.issues), requestId));
+        return refuse(request, response, answer, requestId);
+      }
+      const body = await readBody(request);
+      const event = toApiGatewayEvent({
+        request,
+        target,
+        queryStringParameters: query.parameters,
+        route: match.route,
+        pathParameters: match.pathParameters,
+        body,
+        requestId,
+        nowMs: clock.now(),
+      });
+      const handler = handlers.get(match.route.name) as HttpLambdaHandler;
+      const context = localLambdaContext(`shardlease-${match.route.entry}`, requestId);
+      send(response, answerOf(await handler(event, context)), requestId);
+    };
+
+    /** The latest request on each socket and its response, so that a parser error never writes into one. */
+    const inFlight = new WeakMap<Duplex, { request: IncomingMessage; response: ServerResponse }>();
+
+    // requireHostHeader: false, so that a missing Host is answered as problem+json by serve().
+    server = createServer({ requireHostHeader: false }, (request, response) => {
+      const socket = request.socket;
+      const exchange = { request, response };
+      inFlight.set(socket, exchange);
+      response.once('close', () => {
+        if (inFlight.get(socket) === exchange) inFlight.delete(socket);
+      });
       serve(request, response).catch((error: unknown) => {
+        // Answered already: a parser error on this request's body ended it (see clientError below).
+        if (response.writableEnded) return;
         // Only a failure outside the handlers (the dashboard, a broken socket) can land here.
         logger.error('local request failed', { error: error as Error });
-        if (!response.headersSent) sendProblem(response, ErrorCode.Internal, INTERNAL_MESSAGE, randomUUID());
+        const requestId = randomUUID();
+        if (!response.headersSent)
+          send(response, problemAnswer(problem(ErrorCode.Internal, INTERNAL_MESSAGE, requestId)));
         else response.destroy();
       });
+    });
+    // A request node's parser refuses (or that times out): answered as problem+json, then the connection
+    // closes, since the parser cannot go on with it.
+    server.on('clientError', (error: ClientError, socket: Duplex) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const requestId = randomUUID();
+      const answer = clientErrorAnswer(error, requestId);
+      logger.info('request refused by the HTTP parser', { code: error.code, statusCode: answer.status });
+      const open = inFlight.get(socket);
+      if (open && !open.request.complete && !open.response.headersSent) {
+        // The request being served is the one at fault (its body is malformed or never finished
+        // arriving): answer it through its own response.
+        open.response.shouldKeepAlive = false;
+        send(open.response, answer, requestId);
+        return;
+      }
+      const answerOnSocket = () => {
+        if (socket.writable) socket.end(rawResponse(answer, requestId));
+        else socket.destroy();
+      };
+      // A pipelined request after one still being answered: the earlier answer goes out first.
+      if (open && !open.response.writableFinished) open.response.once('close', answerOnSocket);
+      else answerOnSocket();
+    });
+    // CONNECT bypasses the request handler: route its target like any other (no route takes it).
+    server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+      const requestId = randomUUID();
+      const answer =
+        routingAnswer(request.method ?? 'CONNECT', request.url ?? '', requestId) ??
+        validationAnswer('method', 'CONNECT is not served', requestId);
+      socket.end(rawResponse(answer, requestId));
+    });
+    // An Expect other than 100-continue, which node would answer with a bare 417.
+    server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+      const requestId = randomUUID();
+      const answer = validationAnswer('expect', 'only 100-continue is understood', requestId);
+      refuse(request, response, answer, requestId);
     });
     server.keepAliveTimeout = 65_000;
     const listening = server;
@@ -219,6 +310,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       port,
       tableName,
       dynamoDbEndpoint,
+      reaperIntervalMs: timer ? interval : 0,
       reap,
       close: () => {
         closing ??= (async () => {

@@ -59,6 +59,7 @@ describe('npm start (bin/local.ts)', () => {
     expect(taken.status).toBe(200);
     expect(await stop(first, 'SIGTERM')).toBe(0);
     expect(first.output()).toMatch(/SIGTERM: stopping/);
+    expect(first.output()).toMatch(/reaper every 60000 ms \(deletes ended rows: true\)/);
 
     const second = await start({ DATA_DIR: dataDir, REAPER_INTERVAL_MS: '60000' });
     const row = await fetch(`${second.url}/shards/shardId-000000000001/checkpoint`);
@@ -69,10 +70,21 @@ describe('npm start (bin/local.ts)', () => {
     expect(await stop(second, 'SIGINT')).toBe(0);
   });
 
+  it('says the reaper is off with REAPER_INTERVAL_MS=0, and which way it treats ended rows when on', async () => {
+    const off = await start({ REAPER_INTERVAL_MS: '0', REAPER_DELETE_ENDED_ROWS: 'false' });
+    expect(await stop(off, 'SIGTERM')).toBe(0);
+    expect(off.output()).toMatch(/reaper off \(REAPER_INTERVAL_MS=0\)/);
+    expect(off.output()).not.toMatch(/reaper every/);
+
+    const on = await start({ REAPER_INTERVAL_MS: '1000', REAPER_DELETE_ENDED_ROWS: 'false' });
+    expect(await stop(on, 'SIGINT')).toBe(0);
+    expect(on.output()).toMatch(/reaper every 1000 ms \(deletes ended rows: false\)/);
+  });
+
   it('lists every configuration problem and exits with 2', async () => {
     const child = spawn(TSX, ['bin/local.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: 'eighty', LEASE_DURATION_MS: '-5' },
+      env: { ...process.env, PORT: 'eighty', LEASE_DURATION_MS: '-5', REAPER_DELETE_ENDED_ROWS: 'maybe' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -83,5 +95,6 @@ describe('npm start (bin/local.ts)', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/PORT="eighty"/);
     expect(stderr).toMatch(/LEASE_DURATION_MS="-5"/);
+    expect(stderr).toMatch(/REAPER_DELETE_ENDED_ROWS="maybe" must be true or false/);
   });
 });

@@ -3,6 +3,7 @@ import {
   DEFAULT_CLAIM_TIMEOUT_MS,
   DEFAULT_LEASE_DURATION_MS,
   DEFAULT_PORT,
+  DEFAULT_REAPER_INTERVAL_MS,
   loadConfig,
   loadLocalConfig,
 } from '../../lib/core/config';
@@ -73,13 +74,41 @@ describe('loadLocalConfig', () => {
     expect(config).toMatchObject({ tableName: 'shardlease-local', port: DEFAULT_PORT });
     expect(config.dataDir).toBeUndefined();
     expect(config.dynamoDbEndpoint).toBeUndefined();
+    expect(config.reaperIntervalMs).toBe(DEFAULT_REAPER_INTERVAL_MS);
+    expect(config.reaperDeletesEndedRows).toBe(true);
+  });
+
+  it('reads REAPER_DELETE_ENDED_ROWS as the deployed reaper does (true | false)', () => {
+    expect(loadLocalConfig({ REAPER_DELETE_ENDED_ROWS: 'false' }).reaperDeletesEndedRows).toBe(false);
+    expect(loadLocalConfig({ REAPER_DELETE_ENDED_ROWS: 'true' }).reaperDeletesEndedRows).toBe(true);
+    expect(loadLocalConfig({ REAPER_DELETE_ENDED_ROWS: ' ' }).reaperDeletesEndedRows).toBe(true);
+    expect(problemsOf(() => loadLocalConfig({ REAPER_DELETE_ENDED_ROWS: 'no' }))).toEqual([
+      'REAPER_DELETE_ENDED_ROWS="no" must be true or false',
+    ]);
+  });
+
+  it('switches the reaper off with REAPER_INTERVAL_MS=0, and takes 100 ms or more otherwise', () => {
+    expect(loadLocalConfig({ REAPER_INTERVAL_MS: '0' }).reaperIntervalMs).toBe(0);
+    expect(loadLocalConfig({ REAPER_INTERVAL_MS: '100' }).reaperIntervalMs).toBe(100);
+    expect(loadLocalConfig({ REAPER_INTERVAL_MS: '60000' }).reaperIntervalMs).toBe(60_000);
+    for (const bad of ['99', '1', '-1', 'off', '2147483648']) {
+      expect(problemsOf(() => loadLocalConfig({ REAPER_INTERVAL_MS: bad }))).toEqual([
+        `REAPER_INTERVAL_MS=${JSON.stringify(bad)} must be 0 (off) or an integer in 100..2147483647`,
+      ]);
+    }
   });
 
   it('lists every problem of the service and local variables together', () => {
     const problems = problemsOf(() =>
-      loadLocalConfig({ PORT: '70000', LEASE_DURATION_MS: 'x', REAPER_INTERVAL_MS: '5' }),
+      loadLocalConfig({
+        PORT: '70000',
+        LEASE_DURATION_MS: 'x',
+        REAPER_INTERVAL_MS: '5',
+        REAPER_DELETE_ENDED_ROWS: 'yes',
+      }),
     );
-    expect(problems).toHaveLength(3);
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/REAPER_DELETE_ENDED_ROWS="yes"/);
     expect(problems.join('\n')).toMatch(/LEASE_DURATION_MS="x"/);
     expect(problems.join('\n')).toMatch(/PORT="70000" must be an integer in 0\.\.65535/);
     expect(problems.join('\n')).toMatch(/REAPER_INTERVAL_MS="5"/);

@@ -1,15 +1,21 @@
 /**
  * The local server through real HTTP: every route of the contract served by the Lambda handlers over
  * a real dynalite table, bad inputs refused without a trace in the table, the race for one shard won
- * exactly once, and every response held to openapi.json.
+ * exactly once, and every response held to openapi.json. Paths that could be read as another row's
+ * (dot segments, backslashes, `//`) and requests node's parser refuses are sent as raw bytes, since
+ * fetch would normalise or refuse them before they left.
  */
 
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
-import { type LocalServer, startLocalServer } from '../../lib/local/server';
+import { Attr } from '../../lib/core/lease-row';
+import { formatLeaseTime } from '../../lib/core/lease-time';
+import { type LocalServer, type LocalServerOptions, startLocalServer } from '../../lib/local/server';
 import { createDynamoClient } from '../../lib/store/dynamo-client';
-import { testEndpoint, uniqueTableName } from '../support/dynamo';
+import { putRows, rawItem, testEndpoint, uniqueTableName } from '../support/dynamo';
 import { expectMatchesOpenApi } from '../support/openapi';
 
 const T0 = Date.parse('2026-11-24T19:00:00.000Z');
@@ -107,7 +113,7 @@ describe('POST /shards/{shardId}/lease', () => {
     expect(reply.body).toEqual({
       shardId: id,
       owner: 'w1',
-      leaseTimeout: new Date(T0 + LEASE).toISOString(),
+      leaseTimeout: formatLeaseTime(T0 + LEASE),
       leaseCounter: 1,
       parentShardId: 'parent-1',
     });
@@ -123,7 +129,7 @@ describe('POST /shards/{shardId}/lease', () => {
     expect(reply.body).toMatchObject({
       code: 'LeaseNotAcquired',
       owner: 'w1',
-      leaseTimeout: new Date(T0 + LEASE).toISOString(),
+      leaseTimeout: formatLeaseTime(T0 + LEASE),
     });
     expect(typeof reply.body.requestId).toBe('string');
   });
@@ -225,8 +231,10 @@ describe('GET /shards/{shardId}/owner and DELETE /shards/{shardId}', () => {
     const id = shard();
     await call('POST', `/shards/${id}/lease`, { workerId: 'w1' });
     expect((await call('GET', `/shards/${id}/owner`)).body).toEqual({ shardId: id, owner: 'w1' });
-    expect((await call('DELETE', `/shards/${id}`)).status).toBe(204);
-    expect((await call('DELETE', `/shards/${id}`)).status).toBe(204);
+    // The owner may delete its own row; anyone else is refused while its lease is live.
+    expect((await call('DELETE', `/shards/${id}?workerId=w2`)).status).toBe(409);
+    expect((await call('DELETE', `/shards/${id}?workerId=w1`)).status).toBe(204);
+    expect((await call('DELETE', `/shards/${id}?workerId=w1`)).status).toBe(204);
     const reply = await call('GET', `/shards/${id}/owner`);
     expect(reply.status).toBe(404);
     expect(reply.body).toMatchObject({
@@ -266,7 +274,8 @@ describe('POST /workers/{workerId}/renew', () => {
     });
     expect(reply.status).toBe(200);
     expect(reply.body.renewed.map((l: { shardId: string }) => l.shardId)).toEqual([mine]);
-    expect(reply.body.renewed[0]).toMatchObject({ owner: 'renewer/1', leaseCounter: 2 });
+    // A renewal keeps the counter: it moves only when the lease changes hands.
+    expect(reply.body.renewed[0]).toMatchObject({ owner: 'renewer/1', leaseCounter: 1 });
     expect(reply.body.lost).toEqual([
       expect.objectContaining({ shardId: theirs, code: 'LeaseLost', owner: 'other' }),
     ]);
@@ -555,5 +564,436 @@ describe('the reaper on the local server', () => {
     const reply = await call('GET', `/shards/${id}/owner`);
     expect(reply.status).toBe(404);
     expect(reply.body.code).toBe('NoLeaseOwner');
+  });
+});
+
+/**
+ * One request whose method and path go on the wire exactly as given (node:http sends the path as it
+ * is; fetch would resolve `..` and `%2e%2e` and turn `\` into `/` first).
+ */
+function rawCall(method: string, path: string, body?: unknown): Promise<Reply> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method,
+        path,
+        headers: text === undefined ? {} : { 'content-type': 'application/json' },
+      },
+      (incoming) => {
+        let raw = '';
+        incoming.setEncoding('utf8');
+        incoming.on('data', (chunk: string) => {
+          raw += chunk;
+        });
+        incoming.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers)) {
+            if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+          }
+          const contentType = headers.get('content-type');
+          resolve({
+            status: incoming.statusCode ?? 0,
+            contentType,
+            headers,
+            body: raw === '' ? undefined : contentType?.includes('json') ? JSON.parse(raw) : raw,
+          });
+        });
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(text);
+  });
+}
+
+interface WireReply {
+  readonly statusLine: string;
+  readonly headers: Record<string, string>;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary JSON fields
+  readonly body: any;
+}
+
+/** Parses the responses read off one connection. */
+function parseWire(wire: string): WireReply[] {
+  const replies: WireReply[] = [];
+  let rest = wire;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) throw new Error(`not an HTTP response: ${JSON.stringify(rest)}`);
+    const [statusLine = '', ...lines] = rest.slice(0, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const length = Number(headers['content-length'] ?? 0);
+    const text = rest.slice(end + 4, end + 4 + length);
+    rest = rest.slice(end + 4 + length);
+    const body =
+      text === '' ? undefined : headers['content-type']?.includes('json') ? JSON.parse(text) : text;
+    replies.push({ statusLine, headers, body });
+  }
+  return replies;
+}
+
+/** Bytes on a new connection, and every response read until the server closes it. */
+function sendBytes(bytes: string | Buffer): Promise<WireReply[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      try {
+        resolve(parseWire(Buffer.concat(chunks).toString('utf8')));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    socket.setTimeout(5000, () => socket.destroy(new Error('the server did not close the connection')));
+  });
+}
+
+/** x, a and b, each leased by w (a release by w or an owner's delete would show). */
+async function seedRows(): Promise<void> {
+  for (const id of ['x', 'a', 'b']) {
+    const taken = await call('POST', `/shards/${id}/lease`, { workerId: 'w' }, { skipOpenApi: true });
+    // A row left by an earlier test in this file may be held by w already: a renewal, also 200.
+    expect(taken.status).toBe(200);
+  }
+}
+
+describe('paths that could be read as another row', () => {
+  const cases: { method: string; path: string; status: 400 | 404 }[] = [
+    { method: 'DELETE', path: '/shards/junk/%2e%2e/x?workerId=w', status: 404 },
+    { method: 'DELETE', path: '/shards/junk/%2E./x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/junk/.%2e/x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/%2e%2e?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/..?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/.?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/%2e?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/a/../b/lease?workerId=w', status: 404 },
+    { method: 'DELETE', path: '/shards/a/./lease?workerId=w', status: 404 },
+    { method: 'DELETE', path: '/shards/b/%2e/lease?workerId=w', status: 404 },
+    { method: 'DELETE', path: '/shards\\x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards%5Cx?force=true', status: 404 },
+    { method: 'GET', path: '/shards\\x/owner', status: 404 },
+    { method: 'DELETE', path: '/shards/a\\..\\x/lease?workerId=w', status: 404 },
+    { method: 'DELETE', path: '//shards/x?force=true', status: 404 },
+    { method: 'GET', path: '//shards/x/owner', status: 404 },
+    { method: 'DELETE', path: '//127.0.0.1/shards/x?force=true', status: 404 },
+    { method: 'DELETE', path: 'http://127.0.0.1/shards/x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards//x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/x/?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/x/lease/?workerId=w', status: 404 },
+    { method: 'DELETE', path: '/shards/%C0%AE%C0%AE/x?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/x%?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/x%zz?force=true', status: 404 },
+    { method: 'DELETE', path: '/shards/a%2Fb/lease?workerId=w', status: 400 },
+    { method: 'DELETE', path: '/shards/a%2F..%2Fx/lease?workerId=w', status: 400 },
+    { method: 'DELETE', path: '/shards/a%2fb?force=true', status: 400 },
+    { method: 'GET', path: '/shards/a%2Fb/owner', status: 400 },
+    { method: 'DELETE', path: '/shards/a%5Cx?force=true', status: 400 },
+    { method: 'DELETE', path: '/shards/x%00?force=true', status: 400 },
+  ];
+
+  it('reaches the seeded rows through the raw client when the path names them', async () => {
+    await seedRows();
+    for (const id of ['x', 'a', 'b']) {
+      expect((await rawCall('GET', `/shards/${id}/owner`)).body).toEqual({ shardId: id, owner: 'w' });
+    }
+  });
+
+  it.each(cases)('answers $method $path with $status and touches no row', async (c) => {
+    await seedRows();
+    const before = await scanTable();
+    const reply = await rawCall(c.method, c.path);
+    expect(reply.status).toBe(c.status);
+    expect(reply.contentType).toBe('application/problem+json');
+    if (c.status === 404) {
+      expect(reply.body).toMatchObject({ code: 'NotFound', message: expect.stringMatching(/^no route /) });
+    } else {
+      expect(reply.body.code).toBe('ValidationError');
+      expect(reply.body.fields.map((f: { field: string }) => f.field)).toContain('shardId');
+    }
+    expect(typeof reply.body.requestId).toBe('string');
+    expect(await scanTable()).toEqual(before);
+  });
+
+  it('says why a path was refused', async () => {
+    const reply = await rawCall('DELETE', '/shards/junk/%2e%2e/x?workerId=w');
+    expect(reply.body.message).toBe('no route DELETE /shards/junk/%2e%2e/x: the path has a . or .. segment');
+  });
+
+  it('keeps an encoded / or \\ inside a worker id, which the contract allows there', async () => {
+    const id = shard();
+    for (const workerId of ['team/1', 'corp\\host-1']) {
+      await call('POST', `/shards/${id}/lease`, { workerId });
+      const renewed = await rawCall('POST', `/workers/${encodeURIComponent(workerId)}/renew`, {
+        shardIds: [id],
+      });
+      expect(renewed.status).toBe(200);
+      expect(renewed.body.renewed).toEqual([expect.objectContaining({ shardId: id, owner: workerId })]);
+      expect(
+        (await call('DELETE', `/shards/${id}/lease?workerId=${encodeURIComponent(workerId)}`)).status,
+      ).toBe(204);
+    }
+  });
+});
+
+describe('query strings', () => {
+  it.each([
+    ['GET', '/shards/x/owner?__proto__=1', ['__proto__']],
+    ['GET', '/shards?constructor=1', ['constructor']],
+    ['GET', '/shards?limit=5&__proto__=x&toString=y', ['__proto__', 'toString']],
+    ['GET', '/workers?hasOwnProperty=1', ['hasOwnProperty']],
+    ['DELETE', '/shards/x/lease?workerId=w&__proto__=x', ['__proto__']],
+    ['DELETE', '/shards/x/lease?workerId=w&constructor=x', ['constructor']],
+  ])('refuses %s %s with 400 naming the keys %j, and changes nothing', async (method, path, keys) => {
+    await seedRows();
+    const before = await scanTable();
+    const reply = await rawCall(method, path);
+    expect(reply.status).toBe(400);
+    expect(reply.contentType).toBe('application/problem+json');
+    expect(reply.body.code).toBe('ValidationError');
+    expect(reply.body.fields.map((f: { field: string }) => f.field).sort()).toEqual([...keys].sort());
+    for (const key of keys) expect(reply.body.message).toContain(key);
+    expect(await scanTable()).toEqual(before);
+  });
+
+  it.each(['/shards?cursor=%E0%A4%A', '/shards?%zz=1', '/shards?limit=5%', '/shards?=1'])(
+    'refuses the undecodable or nameless %s with 400 naming query',
+    async (path) => {
+      const reply = await rawCall('GET', path);
+      expect(reply.status).toBe(400);
+      expect(reply.contentType).toBe('application/problem+json');
+      expect(reply.body.code).toBe('ValidationError');
+      expect(reply.body.fields).toEqual([expect.objectContaining({ field: 'query' })]);
+    },
+  );
+
+  it('decodes + as a space and %2B as a plus, once', async () => {
+    const id = shard();
+    await call('POST', `/shards/${id}/lease`, { workerId: 'w 1+2%41' });
+    const wrong = await rawCall('DELETE', `/shards/${id}/lease?workerId=w+1%2B2%41`);
+    expect(wrong.status).toBe(409);
+    expect(wrong.body).toMatchObject({ code: 'LeaseLost', owner: 'w 1+2%41' });
+    expect((await rawCall('DELETE', `/shards/${id}/lease?workerId=w+1%2B2%2541`)).status).toBe(204);
+  });
+
+  it('joins a repeated key’s values with commas, as API Gateway does', async () => {
+    const id = shard();
+    await call('POST', `/shards/${id}/lease`, { workerId: 'joiner' });
+    const reply = await rawCall('GET', `/workers?shardIds=${id}&shardIds=never-taken`);
+    expect(reply.status).toBe(200);
+    expect(reply.body.workers.joiner).toEqual([expect.objectContaining({ shardId: id })]);
+    expect(reply.body.unassigned).toEqual(['never-taken']);
+  });
+});
+
+describe('what node:http would answer bare', () => {
+  it('answers HEAD on an API route with 405, problem+json and Allow', async () => {
+    const reply = await rawCall('HEAD', '/shards/x/owner');
+    expect(reply.status).toBe(405);
+    expect(reply.contentType).toBe('application/problem+json');
+    expect(reply.headers.get('allow')).toBe('GET');
+    expect(reply.body).toBeUndefined();
+  });
+
+  it('answers HEAD on an unknown path with 404 and HEAD on the dashboard with 200', async () => {
+    const unknown = await rawCall('HEAD', '/nowhere');
+    expect(unknown.status).toBe(404);
+    expect(unknown.contentType).toBe('application/problem+json');
+    const dashboard = await rawCall('HEAD', '/');
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.contentType).toMatch(/^text\/html/);
+  });
+
+  it('answers another method on the dashboard with 405 and Allow: GET, HEAD', async () => {
+    const reply = await rawCall('POST', '/');
+    expect(reply.status).toBe(405);
+    expect(reply.headers.get('allow')).toBe('GET, HEAD');
+    expect(reply.body.code).toBe('MethodNotAllowed');
+  });
+
+  it('routes a method node knows but no route takes (PROPFIND) like any other', async () => {
+    const known = await rawCall('PROPFIND', '/shards/x/owner');
+    expect(known.status).toBe(405);
+    expect(known.headers.get('allow')).toBe('GET');
+    expect(known.body).toMatchObject({ code: 'MethodNotAllowed' });
+    const unknown = await rawCall('PROPFIND', '/nowhere');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ code: 'NotFound' });
+  });
+
+  const wire: {
+    name: string;
+    bytes: string | Buffer;
+    statusLine: string;
+    code: string;
+    field?: string;
+    allow?: string;
+  }[] = [
+    {
+      name: 'a method token node’s parser does not know, on a known path',
+      bytes: 'FOO /shards/x/owner HTTP/1.1\r\nHost: local\r\n\r\n',
+      statusLine: 'HTTP/1.1 405 Method Not Allowed',
+      code: 'MethodNotAllowed',
+      allow: 'GET',
+    },
+    {
+      name: 'a lower-case method on a known path',
+      bytes: 'delete /shards/x HTTP/1.1\r\nHost: local\r\n\r\n',
+      statusLine: 'HTTP/1.1 405 Method Not Allowed',
+      code: 'MethodNotAllowed',
+      allow: 'DELETE',
+    },
+    {
+      name: 'an unknown method token on an unknown path',
+      bytes: 'FOO /nowhere HTTP/1.1\r\nHost: local\r\n\r\n',
+      statusLine: 'HTTP/1.1 404 Not Found',
+      code: 'NotFound',
+    },
+    {
+      name: 'a control byte in the path',
+      bytes: 'DELETE /shards/x\u0001 HTTP/1.1\r\nHost: local\r\n\r\n',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'path',
+    },
+    {
+      name: 'a raw non-ASCII byte in the path',
+      bytes: Buffer.from('DELETE /shards/x\u00e9 HTTP/1.1\r\nHost: local\r\n\r\n', 'utf8'),
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'path',
+    },
+    {
+      name: 'a control byte in a header',
+      bytes: 'GET /shards/x/owner HTTP/1.1\r\nHost: local\r\nX-Bad: a\u0001b\r\n\r\n',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'headers',
+    },
+    {
+      name: 'an HTTP/1.1 request without Host',
+      bytes: 'GET /shards/x/owner HTTP/1.1\r\nConnection: close\r\n\r\n',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'host',
+    },
+    {
+      name: 'an Expect other than 100-continue',
+      bytes: 'GET /shards/x/owner HTTP/1.1\r\nHost: local\r\nExpect: teapot\r\nConnection: close\r\n\r\n',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'expect',
+    },
+    {
+      name: 'a CONNECT request',
+      bytes: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      statusLine: 'HTTP/1.1 404 Not Found',
+      code: 'NotFound',
+    },
+    {
+      name: 'a malformed chunked body',
+      bytes: 'POST /shards/x/lease HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      statusLine: 'HTTP/1.1 400 Bad Request',
+      code: 'ValidationError',
+      field: 'request',
+    },
+  ];
+
+  it.each(wire)('answers $name with problem+json and changes nothing', async (c) => {
+    await seedRows();
+    const before = await scanTable();
+    const replies = await sendBytes(c.bytes);
+    expect(replies).toHaveLength(1);
+    const [reply] = replies as [WireReply];
+    expect(reply.statusLine).toBe(c.statusLine);
+    expect(reply.headers['content-type']).toBe('application/problem+json');
+    expect(reply.body.code).toBe(c.code);
+    expect(typeof reply.body.requestId).toBe('string');
+    if (c.field) expect(reply.body.fields.map((f: { field: string }) => f.field)).toEqual([c.field]);
+    if (c.allow) expect(reply.headers.allow).toBe(c.allow);
+    expect(await scanTable()).toEqual(before);
+  });
+
+  it('answers a pipelined request the parser refuses after the one before it, in order', async () => {
+    await seedRows();
+    const replies = await sendBytes(
+      'GET /shards/x/owner HTTP/1.1\r\nHost: local\r\n\r\nFOO /shards/x/owner HTTP/1.1\r\nHost: local\r\n\r\n',
+    );
+    expect(replies.map((r) => r.statusLine)).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 405 Method Not Allowed']);
+    expect(replies[0]?.body).toEqual({ shardId: 'x', owner: 'w' });
+    expect(replies[1]?.body.code).toBe('MethodNotAllowed');
+  });
+});
+
+describe('the reaper’s options on the local server', () => {
+  const started: LocalServer[] = [];
+  const startAnother = async (options: LocalServerOptions) => {
+    const another = await startLocalServer({
+      port: 0,
+      dynamoDbEndpoint: testEndpoint(),
+      tableName: uniqueTableName('local-reaper'),
+      createTable: true,
+      leaseDurationMs: LEASE,
+      claimTimeoutMs: CLAIM,
+      reaperGraceMs: GRACE,
+      logger: new Logger({ logLevel: 'SILENT' }),
+      ...options,
+    });
+    started.push(another);
+    return another;
+  };
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.close()));
+  });
+
+  const abandonedRow = () => ({
+    [Attr.ShardId]: 'abandoned',
+    [Attr.AssignedTo]: 'crashed',
+    [Attr.LeaseTimeout]: new Date(T0 - LEASE - GRACE - 1).toISOString(),
+    [Attr.LeaseCounter]: 1,
+  });
+
+  it('runs no pass on its own with reaperIntervalMs 0, while a server with a timer does', async () => {
+    const fixed = new ManualClock(T0);
+    const off = await startAnother({ reaperIntervalMs: 0, clock: fixed });
+    const on = await startAnother({ reaperIntervalMs: 20, clock: fixed });
+    expect(off.reaperIntervalMs).toBe(0);
+    expect(on.reaperIntervalMs).toBe(20);
+    await putRows(client, off.tableName, [abandonedRow()]);
+    await putRows(client, on.tableName, [abandonedRow()]);
+    // The timed server clears its abandoned owner on its own; by then the other has had as long.
+    const deadline = Date.now() + 10_000;
+    while ((await rawItem(client, on.tableName, 'abandoned'))?.[Attr.AssignedTo] !== undefined) {
+      if (Date.now() > deadline) throw new Error('the timed reaper never ran');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await rawItem(client, off.tableName, 'abandoned'))?.[Attr.AssignedTo]).toEqual({ S: 'crashed' });
+    // A pass asked for still runs.
+    expect((await off.reap()).rowsScanned).toBeGreaterThanOrEqual(1);
+    expect((await rawItem(client, off.tableName, 'abandoned'))?.[Attr.AssignedTo]).toBeUndefined();
+  });
+
+  it('keeps the rows of ended shards with reaperDeletesEndedRows false, and deletes them by default', async () => {
+    const ended = [
+      { [Attr.ShardId]: 'parent', [Attr.Checkpoint]: 'SHARD_END', [Attr.LeaseCounter]: 3 },
+      { [Attr.ShardId]: 'child', [Attr.ParentShardId]: 'parent', [Attr.LeaseCounter]: 0 },
+    ];
+    const keeping = await startAnother({ reaperIntervalMs: 0, reaperDeletesEndedRows: false, clock });
+    const deleting = await startAnother({ reaperIntervalMs: 0, clock });
+    await putRows(client, keeping.tableName, ended);
+    await putRows(client, deleting.tableName, ended);
+    await keeping.reap();
+    await deleting.reap();
+    expect(await rawItem(client, keeping.tableName, 'parent')).toBeDefined();
+    expect(await rawItem(client, deleting.tableName, 'parent')).toBeUndefined();
+    expect(await rawItem(client, deleting.tableName, 'child')).toBeDefined();
   });
 });
