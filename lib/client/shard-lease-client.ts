@@ -12,6 +12,7 @@ import type {
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
+  ReleaseRequest,
   RenewResult,
   ShardPage,
 } from '../core/checkpointer';
@@ -174,13 +175,16 @@ export class ShardLeaseClient implements Checkpointer {
     });
   }
 
-  async removeLeaseOwner(shardId: string, workerId: string): Promise<void> {
+  async removeLeaseOwner(shardId: string, workerId: string, request: ReleaseRequest = {}): Promise<void> {
     await this.call({
       operation: 'removeLeaseOwner',
       method: 'DELETE',
       path: `/shards/${segment('shardId', shardId)}/lease`,
       // Releasing is idempotent on the server: a retry after a lost answer finds the shard unowned and succeeds.
-      query: { workerId },
+      query: {
+        workerId,
+        ...(request.leaseCounter !== undefined && { leaseCounter: String(request.leaseCounter) }),
+      },
     });
   }
 

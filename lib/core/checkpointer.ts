@@ -48,6 +48,14 @@ export interface RenewResult {
   readonly failed: readonly FailedRenewal[];
 }
 
+export interface ReleaseRequest {
+  /**
+   * Release only the lease with this counter (the one the caller took): a release that lands late,
+   * after this worker took the shard again, then leaves the newer lease alone.
+   */
+  readonly leaseCounter?: number;
+}
+
 export interface ListShardsOptions {
   /** 1..1000, default 100. */
   readonly limit?: number;
@@ -66,7 +74,8 @@ export interface Checkpointer {
   fetchCheckpoint(shardId: string): Promise<Lease>;
   /** Deletes the shard's row; refused (LeaseNotAcquired) while another worker holds a live lease, unless forced. */
   removeLeaseInfo(shardId: string, request?: RemoveRowRequest): Promise<void>;
-  removeLeaseOwner(shardId: string, workerId: string): Promise<void>;
+  /** Releases the caller's lease; idempotent (succeeds when nobody owns the shard); LeaseLost when another worker does. */
+  removeLeaseOwner(shardId: string, workerId: string, request?: ReleaseRequest): Promise<void>;
   getLeaseOwner(shardId: string): Promise<string>;
   listActiveWorkers(options?: ListActiveWorkersOptions): Promise<ActiveWorkers>;
   renewLeases(workerId: string, shardIds: readonly string[]): Promise<RenewResult>;

@@ -12,6 +12,7 @@ import type {
   ListActiveWorkersOptions,
   ListShardsOptions,
   LostLease,
+  ReleaseRequest,
   RenewResult,
   ShardPage,
 } from './checkpointer';
@@ -30,6 +31,7 @@ import {
   claimBodySchema,
   listShardsSchema,
   parseFields,
+  releaseSchema,
   removeRowSchema,
   renewBodySchema,
   shardIdSchema,
@@ -133,9 +135,12 @@ export class LeaseEngine implements Checkpointer {
     if ('refused' in outcome) throw explainRemoveRowRefusal(outcome.refused);
   }
 
-  async removeLeaseOwner(shardId: string, workerId: string): Promise<void> {
-    const input = parseFields({ shardId: shardIdSchema, workerId: workerIdSchema }, { shardId, workerId });
-    await this.apply(input.shardId, releasePlan(input.workerId));
+  async removeLeaseOwner(shardId: string, workerId: string, request: ReleaseRequest = {}): Promise<void> {
+    const input = parseFields(
+      { shardId: shardIdSchema, workerId: workerIdSchema, body: releaseSchema },
+      { shardId, workerId, body: request },
+    );
+    await this.apply(input.shardId, releasePlan(input.workerId, input.body.leaseCounter));
   }
 
   async getLeaseOwner(shardId: string): Promise<string> {

@@ -42,6 +42,9 @@ export const checkpointBodySchema = z.strictObject({
 
 export const claimBodySchema = z.strictObject({ workerId: workerIdSchema });
 
+/** RemoveLeaseOwner's fence: release only the lease with this counter. */
+export const releaseSchema = z.strictObject({ leaseCounter: z.optional(leaseCounterSchema) });
+
 /** DeleteRow's guard: the caller's worker id (an owner may delete its own row), or force (an admin). */
 export const removeRowSchema = z.strictObject({
   workerId: z.optional(workerIdSchema),

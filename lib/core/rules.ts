@@ -445,21 +445,35 @@ export function explainCheckpointRefusal(
 // ---- RemoveLeaseOwner ----------------------------------------------------------------------------
 
 /**
- * The caller owns the row, or nobody does: releasing is idempotent, so a retry whose first try
- * released the lease (and lost the answer) succeeds. The row must exist: an UpdateItem would create it.
+ * The caller owns the row (with the given lease counter, when one is given), or nobody does: releasing
+ * is idempotent, so a retry whose first try released the lease (and lost the answer) succeeds. The row
+ * must exist: an UpdateItem would create it.
  */
-export const releaseCondition = (workerId: string): Condition =>
-  and(exists(Attr.ShardId), or(ownedBy(workerId), not(nonEmpty(Attr.AssignedTo))));
+export const releaseCondition = (workerId: string, leaseCounter?: number): Condition =>
+  and(
+    exists(Attr.ShardId),
+    or(
+      leaseCounter === undefined ? ownedBy(workerId) : and(ownedBy(workerId), counterIs(leaseCounter)),
+      not(nonEmpty(Attr.AssignedTo)),
+    ),
+  );
 
 /** LeaseTimeout stays: a Go-written claim lapses relative to it. */
 export const releaseUpdate = (): RowUpdate => ({ set: [], remove: [Attr.AssignedTo] });
 
-export function releasePlan(workerId: string): WritePlan {
+/**
+ * RemoveLeaseOwner. With `leaseCounter`, only that lease is released: a release that lands late, after
+ * the same worker took the shard again (a new lease, a new counter), leaves the new lease alone.
+ */
+export function releasePlan(workerId: string, leaseCounter?: number): WritePlan {
   return () => ({
-    condition: releaseCondition(workerId),
+    condition: releaseCondition(workerId, leaseCounter),
     update: releaseUpdate(),
-    // No row: the caller holds nothing, which is what releasing asks for.
-    onRefusal: (row) => (row ? fail(explainReleaseRefusal(row, workerId)) : DONE),
+    onRefusal: (row) => {
+      // No row, or the caller's newer lease: the lease asked about is not held, which is what releasing asks for.
+      if (!row || holds(ownedBy(workerId), row)) return DONE;
+      return fail(explainReleaseRefusal(row, workerId));
+    },
   });
 }
 

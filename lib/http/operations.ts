@@ -50,6 +50,11 @@ const booleanQuery = z.pipe(
   z.transform((s) => s === 'true'),
 );
 
+const counterQuery = z.pipe(
+  z.string().check(z.regex(/^\d{1,15}$/, 'must be a non-negative integer')),
+  z.transform(Number),
+);
+
 const listWorkersQuery = z.strictObject({
   shardIds: z.optional(
     z.pipe(
@@ -108,9 +113,11 @@ export const OPERATIONS = {
 
   removeLeaseOwner: define('removeLeaseOwner', {
     path: shardPath,
-    query: z.strictObject({ workerId: workerIdSchema }),
+    query: z.strictObject({ workerId: workerIdSchema, leaseCounter: z.optional(counterQuery) }),
     run: async (cp, { path, query }) => {
-      await cp.removeLeaseOwner(path.shardId, query.workerId);
+      await cp.removeLeaseOwner(path.shardId, query.workerId, {
+        ...(query.leaseCounter !== undefined && { leaseCounter: query.leaseCounter }),
+      });
       return noContent;
     },
   }),

@@ -338,6 +338,20 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         await expect(cp.removeLeaseOwner(shard(), 'w1')).resolves.toBeUndefined();
       });
 
+      it('releases only the lease with the given counter, leaving a newer lease of the caller alone', async () => {
+        const id = shard();
+        const first = await cp.getLease(id, { workerId: 'w1' });
+        await cp.removeLeaseOwner(id, 'w1', { leaseCounter: first.leaseCounter });
+        const second = await cp.getLease(id, { workerId: 'w1' });
+        expect(second.leaseCounter).toBe(first.leaseCounter + 1);
+        await expect(
+          cp.removeLeaseOwner(id, 'w1', { leaseCounter: first.leaseCounter }),
+        ).resolves.toBeUndefined();
+        await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
+        await cp.removeLeaseOwner(id, 'w1', { leaseCounter: second.leaseCounter });
+        await expect(cp.getLeaseOwner(id)).rejects.toBeInstanceOf(NoLeaseOwnerError);
+      });
+
       it('fails with NoLeaseOwner for a released lease', async () => {
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });

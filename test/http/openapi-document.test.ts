@@ -323,6 +323,9 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
         ([label, workerId, valid]) => [label, { workerId }, valid] as const,
       ),
       ['no worker id', {}, false],
+      ['a lease counter', { workerId: W, leaseCounter: '7' }, true],
+      ['a negative lease counter', { workerId: W, leaseCounter: '-1' }, false],
+      ['a fractional lease counter', { workerId: W, leaseCounter: '1.5' }, false],
       ['an unknown parameter', { workerId: W, force: 'true' }, false],
     ]);
   });

@@ -396,6 +396,24 @@ describe('RemoveLeaseOwner (DELETE /shards/{shardId}/lease)', () => {
     expect((await rowOf(shardId))?.AssignedTo?.S).toBe('worker-a');
   });
 
+  it('releases only the lease with the given counter: a late release leaves the caller’s newer lease alone', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    const release = (leaseCounter: string) =>
+      invoke('removeLeaseOwner', {
+        pathParameters: { shardId },
+        query: { workerId: 'worker-a', leaseCounter },
+      });
+    expect((await release('1')).statusCode).toBe(204);
+    const again = await take(shardId, 'worker-a');
+    expect(again.body.leaseCounter).toBe(2);
+    // The first lease's release, repeated late: answered 204, and the second lease stays.
+    expect((await release('1')).statusCode).toBe(204);
+    expect((await rowOf(shardId))?.AssignedTo?.S).toBe('worker-a');
+    expect((await release('2')).statusCode).toBe(204);
+    expect((await rowOf(shardId))?.AssignedTo).toBeUndefined();
+  });
+
   it('fails with 400 naming `workerId` when the query has none', async () => {
     const reply = await invoke('removeLeaseOwner', { pathParameters: { shardId: newShard() } });
     expect(reply.statusCode).toBe(400);
