@@ -11,8 +11,6 @@ export {
   type LeaseLossReason,
   type LeaseLostEvent,
   type ShardLease,
-  systemTimer,
-  type Timer,
 } from './client/coordinator';
 export type { Backoff } from './client/retry';
 export {
@@ -25,6 +23,7 @@ export { processShard, type ShardOutcome, type ShardProcessorOptions } from './c
 export type {
   ActiveWorkers,
   Checkpointer,
+  FailedRenewal,
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
@@ -54,6 +53,13 @@ export {
 } from './core/errors';
 export type { Lease } from './core/lease-row';
 export type { CheckpointRequest, LeaseTerms, TakeRequest } from './core/rules';
+export {
+  DeadlineExceededError,
+  type Scheduler,
+  systemScheduler,
+  VirtualScheduler,
+  withDeadline,
+} from './core/scheduler';
 export { SHARD_END } from './core/sequence-number';
 export { DynamoCheckpointer, type DynamoCheckpointerOptions } from './store/dynamo-checkpointer';
 export { createDynamoClient } from './store/dynamo-client';

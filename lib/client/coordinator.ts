@@ -1,45 +1,50 @@
 /**
- * The lease coordinator of one consumer (a container, or one Lambda invocation): it discovers the
- * stream's shards, takes leases up to a fair share, renews all of them with one RenewLeases call per
- * period, steals from overloaded workers through claims, hands shards over when claimed, keeps parents
- * before children, and gives the application a checkpointer per shard fenced by the lease counter.
- * It works over any `Checkpointer`: `DynamoCheckpointer` (library mode) or `ShardLeaseClient` (HTTP).
+ * The lease coordinator of one consumer (a container, or one Lambda invocation): it takes leases up to
+ * a fair share, renews all of them with one RenewLeases call per period, steals from overloaded workers
+ * through claims, hands shards over when claimed, keeps parents before children, and gives the
+ * application a checkpointer per shard fenced by the lease counter. It works over any `Checkpointer`:
+ * `DynamoCheckpointer` (library mode) or `ShardLeaseClient` (HTTP).
+ *
+ * Its two promises hold under faults because nothing it does waits without a deadline:
+ * - One processor per shard. A lease is treated as lost at its local expiry (the start of the request
+ *   that last took or renewed it, plus the lease duration, minus a margin for clock drift), by a timer
+ *   that waits for nothing in flight; the service cannot give the shard to anyone else before the
+ *   lease's timeout, which it set later than that request's start. Processing is told to stop (its
+ *   signal aborts) then, and its checkpoints are refused locally from then on.
+ * - No shard abandoned. A processor that returns or throws gives its lease back (after its last
+ *   checkpoint), with a backoff before this worker takes that shard again; a lease whose renewals fail
+ *   expires and is taken again, by a peer or by this worker.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { Checkpointer, LostLease } from '../core/checkpointer';
-import { type Clock, systemClock } from '../core/clock';
-import { ErrorCode, ShardLeaseError, ValidationError } from '../core/errors';
+import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
+import { type Scheduler, systemScheduler, withDeadline } from '../core/scheduler';
 import { normalizeCheckpoint, SHARD_END } from '../core/sequence-number';
 import type { ShardSource, StreamShard } from '../store/kinesis-shard-source';
 import { parentIds, planBalance } from './balance';
 
-/** setInterval/clearInterval, injectable so that tests drive `tick()` themselves. */
-export interface Timer {
-  setInterval(callback: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-export const systemTimer: Timer = {
-  setInterval: (callback, ms) => setInterval(callback, ms),
-  clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval>),
-};
-
 /** Why a lease stopped being this worker's. */
 export type LeaseLossReason =
-  /** Another worker owns it now, or the row is gone. */
+  /** Another worker owns it now, or the row is gone (a renewal or a checkpoint was refused). */
   | 'taken'
-  /** Another worker claimed it; this worker released it. */
+  /** Another worker claimed it; this worker handed it over. */
   | 'claimed'
-  /** No renewal succeeded within the lease duration (e.g. the service was unreachable). */
+  /** No renewal succeeded before the lease's local expiry (e.g. the service was unreachable). */
   | 'expired'
   /** `stop()`. */
-  | 'stopped';
+  | 'stopped'
+  /** The processor returned without ending the shard; the lease was given back. */
+  | 'finished'
+  /** The processor threw or rejected; the lease was given back. */
+  | 'failed';
 
 export interface LeaseLostEvent {
   readonly shardId: string;
   readonly reason: LeaseLossReason;
   readonly owner?: string;
+  /** What the processor threw, for `failed`. */
+  readonly error?: unknown;
 }
 
 /** One owned shard, as the application sees it. */
@@ -48,11 +53,13 @@ export interface ShardLease {
   readonly parentShardIds: readonly string[];
   /** The checkpoint when the lease was taken: where processing resumes (none: from the start). */
   readonly startingCheckpoint: string | undefined;
-  /** Aborts when the lease is lost, claimed or the coordinator stops: stop processing the shard. */
+  /** Aborts when the lease is lost, claimed, expires locally or the coordinator stops: stop processing. */
   readonly signal: AbortSignal;
   /**
-   * Records a sequence number (or SHARD_END) fenced by the lease counter: it fails with LeaseLost once
-   * another worker took the shard. SHARD_END also ends the lease here: it is released, never renewed.
+   * Records a sequence number (or SHARD_END) fenced by the lease counter. It fails with LeaseLost once
+   * the signal has aborted (without asking the service) or when the service refuses it, and with a
+   * deadline error when no answer comes before the lease's local expiry. SHARD_END also ends the
+   * lease here: it is released, never renewed.
    */
   checkpoint(sequenceNumber: string): Promise<void>;
 }
@@ -60,8 +67,10 @@ export interface ShardLease {
 export interface CoordinatorEvents {
   /**
    * Start processing the shard. A returned promise is the processing itself: it should settle once
-   * `lease.signal` aborts; the coordinator waits for it (at most the lease's remaining time) before
-   * releasing a claimed shard, so that a last checkpoint lands first.
+   * `lease.signal` aborts. When it settles while the lease is still held (the processor returned or
+   * threw), the lease is given back after its last checkpoint, and this worker waits a backoff before
+   * taking that shard again. When the lease is claimed, the coordinator waits for it (at most the
+   * lease's remaining time) before releasing, so that a last checkpoint lands first.
    */
   onLeaseGained?(lease: ShardLease): void | Promise<void>;
   onLeaseLost?(event: LeaseLostEvent): void;
@@ -72,7 +81,7 @@ export interface LeaseCoordinatorOptions extends CoordinatorEvents {
   readonly checkpointer: Checkpointer;
   readonly shardSource: ShardSource;
   readonly workerId: string;
-  /** Must equal the service's (the server sets lease timeouts); renewals are paced by it. */
+  /** Must equal the service's (the server sets lease timeouts); renewals and expiry are paced by it. */
   readonly leaseDurationMs: number;
   /** Renewal period. @default leaseDurationMs / 3 */
   readonly renewIntervalMs?: number;
@@ -82,8 +91,18 @@ export interface LeaseCoordinatorOptions extends CoordinatorEvents {
   readonly stealTimeoutMs?: number;
   /** Hold at most this many leases. @default unlimited */
   readonly maxLeases?: number;
-  readonly clock?: Clock;
-  readonly timer?: Timer;
+  /**
+   * A lease counts as lost this long before the service could let it go: room for the clock drift
+   * between this process and the service's instances. @default max(100, leaseDurationMs / 10)
+   */
+  readonly expiryMarginMs?: number;
+  /** Wait this long before taking again a shard whose processor returned or threw; doubles on each repeat, up to 8×. @default leaseDurationMs */
+  readonly retakeBackoffMs?: number;
+  /** `stop()` returns within this time, whatever is in flight. @default leaseDurationMs */
+  readonly stopTimeoutMs?: number;
+  /** Clock and timers. @default the system's */
+  readonly scheduler?: Scheduler;
+  /** @default a Powertools Logger (service `shardlease-coordinator`) */
   readonly logger?: Logger;
 }
 
@@ -91,10 +110,18 @@ interface Held {
   readonly shardId: string;
   readonly parentShardIds: readonly string[];
   counter: number;
-  /** Client time by which the lease has surely expired unless renewed: request start + duration. */
+  /** Local time at which the lease counts as lost unless renewed: request start + duration − margin. */
   expiresAt: number;
+  expiryTimer: unknown;
   readonly controller: AbortController;
   processing: Promise<void> | undefined;
+  /** Checkpoints sent and not yet answered: a give-back waits for them (they have deadlines). */
+  readonly checkpoints: Set<Promise<unknown>>;
+  /**
+   * Dropped, but still ours on the service until released (claimed, stopping): the processor, told to
+   * stop, may still record a last checkpoint before its local expiry.
+   */
+  handingOver: boolean;
 }
 
 interface PendingSteal {
@@ -105,8 +132,7 @@ interface PendingSteal {
 /** RenewLeases takes at most this many shard ids a call. */
 const RENEW_BATCH = 100;
 const LIST_PAGE = 1000;
-/** A checkpoint races our own renewal (which bumps the counter) at most this many times in a row. */
-const CHECKPOINT_ATTEMPTS = 3;
+const MAX_BACKOFF_FACTOR = 8;
 
 const isCode = (error: unknown, ...codes: ErrorCode[]): error is ShardLeaseError =>
   error instanceof ShardLeaseError && codes.includes(error.code);
@@ -120,20 +146,25 @@ export class LeaseCoordinator {
   private readonly rebalanceIntervalMs: number;
   private readonly stealTimeoutMs: number;
   private readonly maxLeases: number;
-  private readonly clock: Clock;
-  private readonly timer: Timer;
-  private readonly logger: Logger | undefined;
+  private readonly expiryMarginMs: number;
+  private readonly retakeBackoffMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly scheduler: Scheduler;
+  private readonly logger: Logger;
   private readonly events: CoordinatorEvents;
 
   private readonly held = new Map<string, Held>();
+  /** Shards whose processor returned or threw: not taken again before `until`. */
+  private readonly backoff = new Map<string, { until: number; failures: number }>();
   private steal: PendingSteal | undefined;
   private nextRenewAt = 0;
   private nextRebalanceAt = 0;
-  private running: Promise<void> | undefined;
-  private timerHandle: unknown;
+  private renewing: Promise<void> | undefined;
+  private rebalancing: Promise<void> | undefined;
+  private loopTimer: unknown;
+  private started = false;
   private stopped = false;
-  private renewal: Promise<void> | undefined;
-  /** Handovers in progress (a processor finishing, then the release): never awaited by a cycle. */
+  /** Handovers and give-backs in progress (a processor finishing, then the release). */
   private readonly handovers = new Set<Promise<void>>();
   /** Lateness tolerated in a timer's firing, so that a timer firing a little early is not a skipped period. */
   private readonly tolerance: number;
@@ -143,6 +174,13 @@ export class LeaseCoordinator {
     if (!options.workerId) issues.push({ field: 'workerId', message: 'must be a non-empty string' });
     if (!(options.leaseDurationMs > 0))
       issues.push({ field: 'leaseDurationMs', message: 'must be a positive number' });
+    const margin = options.expiryMarginMs ?? Math.max(100, options.leaseDurationMs / 10);
+    if (options.leaseDurationMs > 0 && !(margin >= 0 && margin < options.leaseDurationMs / 2)) {
+      issues.push({
+        field: 'expiryMarginMs',
+        message: 'must be at least 0 and below half the lease duration',
+      });
+    }
     if (issues.length > 0) throw new ValidationError(issues);
     this.workerId = options.workerId;
     this.checkpointer = options.checkpointer;
@@ -152,9 +190,11 @@ export class LeaseCoordinator {
     this.rebalanceIntervalMs = options.rebalanceIntervalMs ?? options.leaseDurationMs;
     this.stealTimeoutMs = options.stealTimeoutMs ?? 2 * options.leaseDurationMs;
     this.maxLeases = options.maxLeases ?? Number.POSITIVE_INFINITY;
-    this.clock = options.clock ?? systemClock;
-    this.timer = options.timer ?? systemTimer;
-    this.logger = options.logger;
+    this.expiryMarginMs = margin;
+    this.retakeBackoffMs = options.retakeBackoffMs ?? options.leaseDurationMs;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? options.leaseDurationMs;
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.logger = options.logger ?? new Logger({ serviceName: 'shardlease-coordinator' });
     this.events = options;
     this.tolerance = Math.floor(Math.min(this.renewIntervalMs, this.rebalanceIntervalMs) / 4);
   }
@@ -169,194 +209,259 @@ export class LeaseCoordinator {
     return this.steal?.shard.shardId;
   }
 
-  /** Runs a first cycle now, then one every `min(renew, rebalance)` interval. */
+  /** Runs a first cycle now, then keeps renewing and rebalancing on the scheduler's timers. */
   async start(): Promise<void> {
-    if (this.timerHandle !== undefined) return;
+    if (this.started) return;
+    this.started = true;
     this.stopped = false;
+    this.arm();
     await this.tick();
-    // stop() may have come during the first cycle.
-    if (this.stopped || this.timerHandle !== undefined) return;
-    const period = Math.max(1, Math.min(this.renewIntervalMs, this.rebalanceIntervalMs));
-    this.timerHandle = this.timer.setInterval(() => {
-      this.tick().catch((error: unknown) => this.logger?.error('coordinator cycle failed', { error }));
-    }, period);
   }
 
   /**
-   * One cycle: renew what is due, drop what expired, and when due list shards and leases to take,
-   * steal and follow up a pending steal. A cycle already running is joined, never overlapped.
+   * One cycle: renew what is due and, when due, list shards and leases to take, steal and follow up a
+   * pending steal. Renewing never waits behind taking: each part runs on its own, and a part still in
+   * flight (every call has a deadline) is not started twice.
    */
-  tick(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    this.running ??= this.cycle().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.scheduler.now();
+    if (!this.renewing && now + this.tolerance >= this.nextRenewAt) {
+      this.nextRenewAt = now + this.renewIntervalMs;
+      this.renewing = this.renewAll().finally(() => {
+        this.renewing = undefined;
+      });
+    }
+    if (!this.rebalancing) {
+      const due = now + this.tolerance >= this.nextRebalanceAt;
+      if (due) this.nextRebalanceAt = now + this.rebalanceIntervalMs;
+      const steal = this.steal;
+      const work = due ? this.rebalance() : steal ? this.followSteal(steal) : undefined;
+      this.rebalancing = work?.finally(() => {
+        this.rebalancing = undefined;
+      });
+    }
+    await Promise.all([this.renewing, this.rebalancing]);
   }
 
   /**
-   * Stops the timer, aborts every shard's processing and waits for it, then releases the leases so
-   * peers take them at once. `release: false` leaves them to expire (as a crash would).
+   * Stops the timers, aborts every shard's processing and waits for it, then releases the leases so
+   * that peers take them at once; `release: false` leaves them to expire (as a crash would). Returns
+   * within `stopTimeoutMs`, whatever is still in flight.
    */
   async stop(options: { readonly release?: boolean } = {}): Promise<void> {
-    if (this.timerHandle !== undefined) this.timer.clearInterval(this.timerHandle);
-    this.timerHandle = undefined;
+    if (this.loopTimer !== undefined) this.scheduler.clearTimeout(this.loopTimer);
+    this.loopTimer = undefined;
     this.stopped = true;
-    await this.running?.catch(() => undefined);
-    await Promise.all(this.handovers);
-    const release = options.release ?? true;
-    await Promise.all(
-      [...this.held.values()].map(async (held) => {
-        await this.drop(held, { reason: 'stopped' });
-        if (release) await this.release(held.shardId);
-      }),
-    );
+    this.started = false;
     this.steal = undefined;
+    const release = options.release ?? true;
+    const leases = [...this.held.values()];
+    const work = (async () => {
+      await Promise.all(leases.map((held) => this.drop(held, { reason: 'stopped' })));
+      await Promise.all([...this.handovers]);
+      if (release) await Promise.all(leases.map((held) => this.release(held)));
+    })();
+    await withDeadline(this.scheduler, work, this.stopTimeoutMs, 'stop').catch((error: unknown) =>
+      this.logger.warn('stop did not finish in time', { error, shards: leases.length }),
+    );
   }
 
-  private async cycle(): Promise<void> {
-    const now = this.clock.now();
-    this.expireOverdue(now);
-    if (now + this.tolerance >= this.nextRenewAt) {
-      this.nextRenewAt = now + this.renewIntervalMs;
-      await this.renewAll();
-    }
-    if (now + this.tolerance >= this.nextRebalanceAt) {
-      this.nextRebalanceAt = now + this.rebalanceIntervalMs;
-      await this.rebalance();
-    } else if (this.steal) {
-      // Between rebalances, ask for the claimed shard directly: it comes over as soon as the owner
-      // releases it, without waiting for the next listing.
-      await this.followSteal(this.steal);
-    }
+  private arm(): void {
+    const period = Math.max(1, Math.min(this.renewIntervalMs, this.rebalanceIntervalMs));
+    this.loopTimer = this.scheduler.setTimeout(() => {
+      if (this.stopped) return;
+      this.arm();
+      this.tick().catch((error: unknown) => this.logger.error('coordinator cycle failed', { error }));
+    }, period);
   }
 
   // ---- renewal -----------------------------------------------------------------------------------
 
-  private expireOverdue(now: number): void {
-    for (const held of [...this.held.values()]) {
-      if (held.expiresAt <= now) void this.drop(held, { reason: 'expired' }, false);
-    }
-  }
-
   private async renewAll(): Promise<void> {
-    const shardIds = this.heldShards();
-    if (shardIds.length === 0) return;
-    const started = this.clock.now();
+    const leases = [...this.held.values()];
+    if (leases.length === 0) return;
+    const started = this.scheduler.now();
     const lost: LostLease[] = [];
-    const work = (async () => {
-      for (let i = 0; i < shardIds.length; i += RENEW_BATCH) {
-        const result = await this.checkpointer.renewLeases(this.workerId, shardIds.slice(i, i + RENEW_BATCH));
+    for (let i = 0; i < leases.length; i += RENEW_BATCH) {
+      const batch = leases.slice(i, i + RENEW_BATCH).filter((held) => this.isCurrent(held));
+      if (batch.length === 0) continue;
+      // A renewal never outlives the leases it renews: past their local expiry it is useless.
+      const deadline = Math.min(...batch.map((held) => held.expiresAt)) - this.scheduler.now();
+      try {
+        const result = await withDeadline(
+          this.scheduler,
+          this.checkpointer.renewLeases(
+            this.workerId,
+            batch.map((held) => held.shardId),
+          ),
+          deadline,
+          'renewLeases',
+        );
         for (const lease of result.renewed) {
           const held = this.held.get(lease.shardId);
           if (!held) continue;
           held.counter = lease.leaseCounter;
-          held.expiresAt = started + this.leaseDurationMs;
+          this.extend(held, started + this.leaseDurationMs - this.expiryMarginMs);
         }
         lost.push(...result.lost);
+        if (result.failed.length > 0) {
+          // Held as before, until their local expiry; the next period tries again.
+          this.logger.warn('lease renewal failed for some shards', { failed: result.failed });
+        }
+      } catch (error) {
+        // The leases stay held until their local expiry; the next period tries again.
+        this.logger.warn('lease renewal failed', { error, shards: batch.length });
       }
-    })();
-    this.renewal = work;
-    try {
-      await work;
-    } catch (error) {
-      // The leases stay held until their local expiry; the next period tries again.
-      this.logger?.warn('lease renewal failed', { error, shards: shardIds.length });
-    } finally {
-      this.renewal = undefined;
     }
-    // Only now: a processor told to stop may checkpoint once more, and that waits for the renewal.
     await Promise.all(lost.map((lease) => this.onRenewalLost(lease)));
   }
 
-  private async onRenewalLost(lost: LostLease): Promise<void> {
+  private onRenewalLost(lost: LostLease): Promise<void> {
     const held = this.held.get(lost.shardId);
-    if (!held) return;
+    if (!held) return Promise.resolve();
     if (lost.code === ErrorCode.ShardClaimed) {
       // Handover: the lease is still ours until its timeout, so the processor may checkpoint once more
-      // before the release lets the claimer in at once. In the background: the other leases' renewals
-      // must not wait for it.
-      const handover = this.drop(held, {
-        reason: 'claimed',
-        ...(lost.claimRequest && { owner: lost.claimRequest }),
-      }).then(() => this.release(held.shardId));
-      this.handovers.add(handover);
-      void handover.finally(() => this.handovers.delete(handover));
-      return;
+      // before the release lets the claimer in at once. In the background: renewals must not wait for it.
+      this.background(
+        this.drop(held, {
+          reason: 'claimed',
+          ...(lost.claimRequest && { owner: lost.claimRequest }),
+        }).then(() => this.release(held)),
+      );
+      return Promise.resolve();
     }
     // Already someone else's: nothing to wait for.
-    await this.drop(held, { reason: 'taken', ...(lost.owner && { owner: lost.owner }) }, false);
+    return this.drop(held, { reason: 'taken', ...(lost.owner && { owner: lost.owner }) }, false);
+  }
+
+  private isCurrent(held: Held): boolean {
+    return this.held.get(held.shardId) === held;
+  }
+
+  /** Moves the local expiry later (never earlier: an older renewal may answer after a newer one). */
+  private extend(held: Held, expiresAt: number): void {
+    if (expiresAt <= held.expiresAt) return;
+    held.expiresAt = expiresAt;
+    this.scheduler.clearTimeout(held.expiryTimer);
+    held.expiryTimer = this.expiryTimer(held);
+  }
+
+  /** Fires at the local expiry, whatever is in flight: the lease is lost from then on. */
+  private expiryTimer(held: Held): unknown {
+    return this.scheduler.setTimeout(() => {
+      if (!this.isCurrent(held)) return;
+      // Let go at once, so that a peer need not wait for the timeout: our processing has stopped.
+      this.background(this.drop(held, { reason: 'expired' }, false).then(() => this.release(held)));
+    }, held.expiresAt - this.scheduler.now());
   }
 
   /**
    * Forgets a lease and aborts its processing; with `wait`, waits for the processing to finish, at most
-   * for the lease's remaining time.
+   * for the lease's remaining local time.
    */
   private async drop(held: Held, event: Omit<LeaseLostEvent, 'shardId'>, wait = true): Promise<void> {
-    if (this.held.get(held.shardId) !== held) return;
+    if (!this.isCurrent(held)) return;
     this.held.delete(held.shardId);
-    held.controller.abort(new Error(`lease ${event.reason}`));
-    this.logger?.info('lease lost', { shardId: held.shardId, reason: event.reason });
+    this.scheduler.clearTimeout(held.expiryTimer);
+    held.handingOver = event.reason === 'claimed' || event.reason === 'stopped';
+    held.controller.abort(new LeaseLostError(`lease ${event.reason}`));
+    const log =
+      event.reason === 'failed' ? this.logger.error.bind(this.logger) : this.logger.info.bind(this.logger);
+    log('lease lost', {
+      shardId: held.shardId,
+      reason: event.reason,
+      ...(event.owner && { owner: event.owner }),
+      ...(event.error !== undefined && { error: event.error as Error }),
+    });
     this.emit(() => this.events.onLeaseLost?.({ shardId: held.shardId, ...event }));
     if (wait && held.processing) {
-      const remaining = Math.max(0, held.expiresAt - this.clock.now());
-      await settleWithin(held.processing, remaining);
+      const remaining = held.expiresAt - this.scheduler.now();
+      await withDeadline(this.scheduler, held.processing, remaining, 'processing').catch(() => undefined);
     }
   }
 
-  private async release(shardId: string): Promise<void> {
+  /** Releases this lease only (by its counter): a late release never frees a lease taken since. */
+  private async release(held: Pick<Held, 'shardId' | 'counter'>): Promise<void> {
+    const { shardId } = held;
     try {
-      await this.checkpointer.removeLeaseOwner(shardId, this.workerId);
+      await withDeadline(
+        this.scheduler,
+        this.checkpointer.removeLeaseOwner(shardId, this.workerId, { leaseCounter: held.counter }),
+        this.leaseDurationMs - this.expiryMarginMs,
+        'removeLeaseOwner',
+      );
     } catch (error) {
-      // Already someone else's (or gone): nothing of ours to release.
-      if (!isCode(error, ErrorCode.LeaseLost)) this.logger?.warn('lease release failed', { shardId, error });
+      // Someone else's already: nothing of ours to release. Otherwise the lease simply expires.
+      if (!isCode(error, ErrorCode.LeaseLost)) this.logger.warn('lease release failed', { shardId, error });
     }
+  }
+
+  /** Runs a handover or give-back beside the cycles; `stop()` waits for those in progress. */
+  private background(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => this.logger.error('lease handover failed', { error }));
+    this.handovers.add(tracked);
+    void tracked.finally(() => this.handovers.delete(tracked));
   }
 
   // ---- taking and stealing -----------------------------------------------------------------------
+
+  /** A call made while listing or taking: it may take as long as a lease could last, no longer. */
+  private bounded<T>(call: Promise<T>, what: string): Promise<T> {
+    return withDeadline(this.scheduler, call, this.leaseDurationMs - this.expiryMarginMs, what);
+  }
 
   private async rebalance(): Promise<void> {
     let shards: readonly StreamShard[];
     let rows: Lease[];
     try {
-      [shards, rows] = await Promise.all([this.shardSource.listShards(), this.listRows()]);
+      [shards, rows] = await Promise.all([
+        this.bounded(this.shardSource.listShards(), 'listShards (stream)'),
+        this.listRows(),
+      ]);
     } catch (error) {
-      this.logger?.warn('shard listing failed', { error });
+      this.logger.warn('shard listing failed', { error });
       return;
     }
     const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
     const rowById = new Map(rows.map((row) => [row.shardId, row]));
-    const plan = planBalance({ workerId: this.workerId, shards, rows, nowMs: this.clock.now() });
+    const now = this.scheduler.now();
+    const plan = planBalance({ workerId: this.workerId, shards, rows, nowMs: now });
     const share = Math.min(plan.share, this.maxLeases);
 
     if (this.steal) {
       const row = rowById.get(this.steal.shard.shardId);
-      const overdue = this.clock.now() - this.steal.since > this.stealTimeoutMs;
+      const overdue = now - this.steal.since > this.stealTimeoutMs;
       if (overdue || !row || row.claimRequest !== this.workerId) this.steal = undefined;
     }
     for (const shardId of plan.free) {
       if (this.held.size >= share || this.stopped) break;
-      if (this.held.has(shardId)) continue;
+      if (this.held.has(shardId) || this.backingOff(shardId)) continue;
       const shard = byId.get(shardId);
       if (shard) await this.take(shard);
     }
     if (this.steal || this.held.size >= share || !plan.steal || this.stopped) return;
     const target = byId.get(plan.steal.shardId);
-    if (!target) return;
+    if (!target || this.backingOff(target.shardId)) return;
     try {
-      await this.checkpointer.claimShard(target.shardId, this.workerId);
-      this.steal = { shard: target, since: this.clock.now() };
-      this.logger?.info('shard claimed', { shardId: plan.steal.shardId, from: plan.steal.victim, share });
+      await this.bounded(this.checkpointer.claimShard(target.shardId, this.workerId), 'claimShard');
+      this.steal = { shard: target, since: this.scheduler.now() };
+      this.logger.info('shard claimed', { shardId: plan.steal.shardId, from: plan.steal.victim, share });
     } catch (error) {
       // Someone else claimed it first, or it ended meanwhile: the next listing decides again.
       if (!isCode(error, ErrorCode.ShardClaimed, ErrorCode.ShardEnded, ErrorCode.NotFound)) {
-        this.logger?.warn('shard claim failed', { shardId: target.shardId, error });
+        this.logger.warn('shard claim failed', { shardId: target.shardId, error });
       }
     }
   }
 
+  private backingOff(shardId: string): boolean {
+    const entry = this.backoff.get(shardId);
+    return entry !== undefined && entry.until > this.scheduler.now();
+  }
+
   private async followSteal(steal: PendingSteal): Promise<void> {
-    if (this.clock.now() - steal.since > this.stealTimeoutMs) {
+    if (this.scheduler.now() - steal.since > this.stealTimeoutMs) {
       this.steal = undefined;
       return;
     }
@@ -364,20 +469,24 @@ export class LeaseCoordinator {
   }
 
   private async take(shard: StreamShard): Promise<void> {
+    if (this.stopped) return;
     const parents = parentIds(shard);
-    const started = this.clock.now();
+    const started = this.scheduler.now();
     let lease: Lease;
     try {
-      lease = await this.checkpointer.getLease(shard.shardId, {
-        workerId: this.workerId,
-        ...(parents[0] !== undefined && { parentShardId: parents[0] }),
-      });
+      lease = await this.bounded(
+        this.checkpointer.getLease(shard.shardId, {
+          workerId: this.workerId,
+          ...(parents[0] !== undefined && { parentShardId: parents[0] }),
+        }),
+        'getLease',
+      );
     } catch (error) {
       if (isCode(error, ErrorCode.ShardClaimed) && this.steal?.shard.shardId === shard.shardId) {
         this.steal = undefined;
       }
       if (!isCode(error, ErrorCode.LeaseNotAcquired, ErrorCode.ShardClaimed)) {
-        this.logger?.warn('lease take failed', { shardId: shard.shardId, error });
+        this.logger.warn('lease take failed', { shardId: shard.shardId, error });
       }
       return;
     }
@@ -387,39 +496,78 @@ export class LeaseCoordinator {
       // a newcomer reaches its share in a few renewal periods. Settled workers keep the slow pace.
       this.nextRebalanceAt = Math.min(this.nextRebalanceAt, started + this.renewIntervalMs);
     }
-    if (lease.checkpoint === SHARD_END) {
-      // Ended since the listing: nothing to process, so do not hold it.
-      await this.release(shard.shardId);
+    const expiresAt = started + this.leaseDurationMs - this.expiryMarginMs;
+    // Already held (the take was a renewal of that very lease): nothing new to start, nothing to release.
+    if (this.held.has(shard.shardId)) return;
+    if (lease.checkpoint === SHARD_END || this.stopped) {
+      // Ended since the listing, or nothing to start any more: do not hold it.
+      await this.release({ shardId: shard.shardId, counter: lease.leaseCounter });
+      return;
+    }
+    if (expiresAt <= this.scheduler.now()) {
+      // The answer came too late to use: the service may give the shard away as we start.
+      await this.release({ shardId: shard.shardId, counter: lease.leaseCounter });
       return;
     }
     const held: Held = {
       shardId: shard.shardId,
       parentShardIds: parents,
       counter: lease.leaseCounter,
-      expiresAt: started + this.leaseDurationMs,
+      expiresAt,
+      expiryTimer: undefined,
       controller: new AbortController(),
       processing: undefined,
+      checkpoints: new Set(),
+      handingOver: false,
     };
+    held.expiryTimer = this.expiryTimer(held);
     this.held.set(shard.shardId, held);
-    this.logger?.info('lease taken', { shardId: shard.shardId, leaseCounter: lease.leaseCounter });
-    const onFailure = (error: unknown) =>
-      this.logger?.error('shard processing failed', { shardId: held.shardId, error });
+    this.logger.info('lease taken', { shardId: shard.shardId, leaseCounter: lease.leaseCounter });
     try {
       const result = this.events.onLeaseGained?.(this.shardLease(held, lease.checkpoint));
-      if (result) held.processing = result.catch(onFailure);
+      if (result) {
+        held.processing = result.then(
+          () => this.onProcessingSettled(held, 'finished'),
+          (error: unknown) => this.onProcessingSettled(held, 'failed', error),
+        );
+      }
     } catch (error) {
-      onFailure(error);
+      held.processing = Promise.resolve();
+      this.onProcessingSettled(held, 'failed', error);
     }
+  }
+
+  /**
+   * The processor returned or threw while the lease is still held: give the lease back once its last
+   * checkpoint has landed, and wait a backoff before taking the shard again (its next try may fail the
+   * same way; a peer may do better meanwhile).
+   */
+  private onProcessingSettled(held: Held, reason: 'finished' | 'failed', error?: unknown): void {
+    if (!this.isCurrent(held)) return;
+    const previous = this.backoff.get(held.shardId)?.failures ?? 0;
+    const failures = previous + 1;
+    const delay = this.retakeBackoffMs * Math.min(MAX_BACKOFF_FACTOR, 2 ** previous);
+    this.backoff.set(held.shardId, { until: this.scheduler.now() + delay, failures });
+    this.background(
+      (async () => {
+        await Promise.all([...held.checkpoints].map((call) => call.catch(() => undefined)));
+        await this.drop(held, { reason, ...(error !== undefined && { error }) }, false);
+        await this.release(held);
+      })(),
+    );
   }
 
   private async listRows(): Promise<Lease[]> {
     const rows: Lease[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.checkpointer.listShards({
-        limit: LIST_PAGE,
-        ...(cursor !== undefined && { cursor }),
-      });
+      const page = await this.bounded(
+        this.checkpointer.listShards({
+          limit: LIST_PAGE,
+          ...(cursor !== undefined && { cursor }),
+        }),
+        'listShards (table)',
+      );
       rows.push(...page.shards);
       cursor = page.nextCursor;
     } while (cursor !== undefined);
@@ -431,7 +579,7 @@ export class LeaseCoordinator {
     try {
       callback();
     } catch (error) {
-      this.logger?.error('coordinator callback failed', { error });
+      this.logger.error('coordinator callback failed', { error });
     }
   }
 
@@ -448,42 +596,45 @@ export class LeaseCoordinator {
   }
 
   private async checkpoint(held: Held, sequenceNumber: string): Promise<void> {
+    const lastChance = held.handingOver && this.scheduler.now() < held.expiresAt;
+    if (!lastChance && (!this.isCurrent(held) || held.controller.signal.aborted)) {
+      throw new LeaseLostError(`shard ${held.shardId}: the lease was lost here; the processor must stop`);
+    }
     const checkpoint = normalizeCheckpoint(sequenceNumber);
-    for (let attempt = 1; ; attempt++) {
-      // A renewal in flight bumps the counter: wait for it rather than race it.
-      await this.renewal?.catch(() => undefined);
-      const counter = held.counter;
-      try {
-        await this.checkpointer.checkpointSequence(held.shardId, {
-          workerId: this.workerId,
-          checkpoint,
-          leaseCounter: counter,
-        });
-        break;
-      } catch (error) {
-        // Our own renewal moved the counter between the read and the write: try with the new one.
-        const ownRenewal = held.counter !== counter && this.held.get(held.shardId) === held;
-        if (!ownRenewal || attempt >= CHECKPOINT_ATTEMPTS || !isCode(error, ErrorCode.LeaseLost)) throw error;
+    const call = withDeadline(
+      this.scheduler,
+      this.checkpointer.checkpointSequence(held.shardId, {
+        workerId: this.workerId,
+        checkpoint,
+        leaseCounter: held.counter,
+      }),
+      held.expiresAt - this.scheduler.now(),
+      'checkpoint',
+    );
+    held.checkpoints.add(call);
+    try {
+      await call;
+    } catch (error) {
+      // Refused: the lease is someone else's (or gone). Stop the processing at once.
+      if (isCode(error, ErrorCode.LeaseLost)) {
+        held.handingOver = false;
+        await this.drop(
+          held,
+          { reason: 'taken', ...(error.details.owner ? { owner: String(error.details.owner) } : {}) },
+          false,
+        );
       }
+      throw error;
+    } finally {
+      held.checkpoints.delete(call);
     }
-    if (checkpoint === SHARD_END && this.held.get(held.shardId) === held) {
+    if (checkpoint === SHARD_END && this.isCurrent(held)) {
       this.held.delete(held.shardId);
-      this.logger?.info('shard ended', { shardId: held.shardId });
+      this.scheduler.clearTimeout(held.expiryTimer);
+      this.backoff.delete(held.shardId);
+      this.logger.info('shard ended', { shardId: held.shardId });
       this.emit(() => this.events.onShardEnded?.(held.shardId));
-      await this.release(held.shardId);
+      await this.release(held);
     }
-  }
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
-  let handle: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    handle = setTimeout(resolve, ms);
-  });
-  try {
-    await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(handle);
   }
 }

@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -10,17 +11,17 @@ import {
   type LeaseCoordinatorOptions,
   type LeaseLostEvent,
   type ShardLease,
-  type Timer,
 } from '../../lib/client/coordinator';
 import type { Checkpointer } from '../../lib/core/checkpointer';
-import { ManualClock } from '../../lib/core/clock';
 import { ErrorCode, ShardLeaseError } from '../../lib/core/errors';
 import type { Lease } from '../../lib/core/lease-row';
+import { VirtualScheduler } from '../../lib/core/scheduler';
 import { SHARD_END } from '../../lib/core/sequence-number';
 import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
 import { createTestTable, type TestTable } from '../support/dynamo';
 import { startKinesalite, type TestKinesis } from '../support/kinesalite';
 
+const silent = new Logger({ logLevel: 'SILENT' });
 const T0 = Date.parse('2026-11-25T00:00:00.000Z');
 const LEASE_MS = 9_000;
 const RENEW_MS = LEASE_MS / 3;
@@ -73,9 +74,6 @@ function counted(inner: Checkpointer): {
   return { checkpointer, calls, renewedIds };
 }
 
-/** A timer that never fires: the tests call tick() themselves. */
-const noTimer: Timer = { setInterval: () => 0, clearInterval: () => undefined };
-
 interface Worker {
   readonly coordinator: LeaseCoordinator;
   readonly lost: LeaseLostEvent[];
@@ -85,14 +83,15 @@ interface Worker {
 }
 
 interface Fixture {
-  readonly clock: ManualClock;
+  /** Virtual time for the service and the workers: timers fire only as a test advances it. */
+  readonly clock: VirtualScheduler;
   readonly table: TestTable;
   readonly streamName: string;
   worker(workerId: string, extra?: Partial<LeaseCoordinatorOptions>): Worker;
 }
 
 async function fixture(shardCount: number): Promise<Fixture> {
-  const clock = new ManualClock(T0);
+  const clock = new VirtualScheduler(T0);
   const table = await createTestTable('coordinator', {
     clock,
     leaseDurationMs: LEASE_MS,
@@ -113,8 +112,8 @@ async function fixture(shardCount: number): Promise<Fixture> {
         shardSource,
         workerId,
         leaseDurationMs: LEASE_MS,
-        clock,
-        timer: noTimer,
+        scheduler: clock,
+        logger: silent,
         onLeaseGained: (lease) => {
           gained.push(lease);
         },
@@ -129,8 +128,8 @@ async function fixture(shardCount: number): Promise<Fixture> {
 }
 
 /** Advances one renewal period and runs one cycle of each worker, in order. */
-async function round(clock: ManualClock, workers: readonly Worker[]): Promise<void> {
-  clock.advance(RENEW_MS);
+async function round(clock: VirtualScheduler, workers: readonly Worker[]): Promise<void> {
+  await clock.advance(RENEW_MS);
   for (const w of workers) await w.coordinator.tick();
 }
 
@@ -290,7 +289,7 @@ describe('LeaseCoordinator', () => {
     const b = f.worker('b');
     await b.coordinator.tick();
     expect(b.coordinator.heldShards()).toEqual([]);
-    f.clock.advance(LEASE_MS + 1);
+    await f.clock.advance(LEASE_MS + 1);
     await b.coordinator.tick();
     expect(b.coordinator.heldShards()).toHaveLength(2);
   });
@@ -299,7 +298,7 @@ describe('LeaseCoordinator', () => {
     const f = await fixture(1);
     const a = f.worker('a');
     await a.coordinator.tick();
-    f.clock.advance(LEASE_MS);
+    await f.clock.advance(LEASE_MS);
     await a.coordinator.tick();
     expect(a.lost[0]).toEqual({ shardId: a.gained[0]?.shardId, reason: 'expired' });
     expect(a.gained[0]?.signal.aborted).toBe(true);
@@ -343,7 +342,7 @@ describe('LeaseCoordinator', () => {
     await a.coordinator.tick();
     const first = a.gained[0] as ShardLease;
     await first.checkpoint('10');
-    f.clock.advance(LEASE_MS);
+    await f.clock.advance(LEASE_MS);
     await a.coordinator.tick(); // expired and taken again: a new lease, a new counter
     const second = a.gained[1] as ShardLease;
     expect(second.startingCheckpoint).toBe('10');

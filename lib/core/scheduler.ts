@@ -1,0 +1,135 @@
+/**
+ * Time for code that waits: a clock and one-shot timers, injected so that the coordinator runs on the
+ * system's timers in production and on a virtual clock in tests and the simulation, where a run of
+ * minutes of leases takes milliseconds and a seed replays the same schedule.
+ */
+import type { Clock } from './clock';
+
+export interface Scheduler extends Clock {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemScheduler: Scheduler = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => {
+    const handle = setTimeout(callback, Math.max(0, ms));
+    // A pending lease timer must never keep a process alive that has nothing else to do.
+    handle.unref?.();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Rejects with this when a call outlives its deadline; the call itself may still land later. */
+export class DeadlineExceededError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${Math.round(ms)} ms`);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+/**
+ * `promise`, or a DeadlineExceededError after `ms` on `scheduler`, whichever comes first. The caller
+ * stops waiting; the promise's own outcome is swallowed, never left unhandled.
+ */
+export function withDeadline<T>(
+  scheduler: Scheduler,
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  if (ms <= 0) {
+    promise.catch(() => undefined);
+    return Promise.reject(new DeadlineExceededError(what, 0));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const handle = scheduler.setTimeout(() => reject(new DeadlineExceededError(what, ms)), ms);
+    promise.then(
+      (value) => {
+        scheduler.clearTimeout(handle);
+        resolve(value);
+      },
+      (error: unknown) => {
+        scheduler.clearTimeout(handle);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Resolves after `ms` on `scheduler`. */
+export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
+  return new Promise((resolve) => scheduler.setTimeout(resolve, ms));
+}
+
+interface VirtualTimer {
+  readonly id: number;
+  readonly at: number;
+  readonly callback: () => void;
+}
+
+/**
+ * Virtual time: timers fire only when `advance` moves the clock, in order of their instant (then of
+ * creation), and every promise reaction a timer sets off runs before the next timer fires. Nothing
+ * here touches real time except the macrotask hop that lets pending promise reactions drain.
+ */
+export class VirtualScheduler implements Scheduler {
+  private current: number;
+  private nextId = 1;
+  private readonly timers = new Map<number, VirtualTimer>();
+
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(callback: () => void, ms: number): number {
+    const id = this.nextId++;
+    this.timers.set(id, { id, at: this.current + Math.max(0, ms), callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  /** Timers not yet fired. */
+  pending(): number {
+    return this.timers.size;
+  }
+
+  /** Lets every promise reaction that is ready run (one macrotask turn drains the microtask queue). */
+  settle(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Moves the clock to `now() + ms`, firing every timer due on the way, each at its own instant. */
+  async advance(ms: number): Promise<void> {
+    await this.runUntil(this.current + ms);
+  }
+
+  async runUntil(targetMs: number): Promise<void> {
+    await this.settle();
+    for (;;) {
+      const next = this.earliest();
+      if (!next || next.at > targetMs) break;
+      this.timers.delete(next.id);
+      this.current = Math.max(this.current, next.at);
+      next.callback();
+      await this.settle();
+    }
+    this.current = Math.max(this.current, targetMs);
+  }
+
+  private earliest(): VirtualTimer | undefined {
+    let best: VirtualTimer | undefined;
+    for (const timer of this.timers.values()) {
+      if (!best || timer.at < best.at || (timer.at === best.at && timer.id < best.id)) best = timer;
+    }
+    return best;
+  }
+}
