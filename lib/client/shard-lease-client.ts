@@ -46,11 +46,16 @@ export interface ShardLeaseClientOptions {
   readonly maxAttempts?: number;
   /** Full-jitter exponential backoff between tries. @default { baseDelayMs: 50, maxDelayMs: 2000 } */
   readonly backoff?: Backoff;
-  /** Per try. @default no timeout */
+  /** Per try: a request with no answer by then is abandoned (and retried while the deadline allows). @default 5000 */
   readonly timeoutMs?: number;
+  /** The whole call, every try and backoff included: no call waits longer. @default 30000 */
+  readonly deadlineMs?: number;
   /** Called after every try, e.g. for metrics. */
   readonly onRequest?: (info: RequestInfo) => void;
 }
+
+export const DEFAULT_TIMEOUT_MS = 5_000;
+export const DEFAULT_DEADLINE_MS = 30_000;
 
 const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -102,7 +107,8 @@ export class ShardLeaseClient implements Checkpointer {
   private readonly signer: RequestSigner | undefined;
   private readonly maxAttempts: number;
   private readonly backoff: Backoff;
-  private readonly timeoutMs: number | undefined;
+  private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
   private readonly onRequest: ((info: RequestInfo) => void) | undefined;
 
   constructor(options: ShardLeaseClientOptions) {
@@ -120,7 +126,8 @@ export class ShardLeaseClient implements Checkpointer {
     this.basePath = base.pathname.replace(/\/+$/, '');
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.backoff = options.backoff ?? {};
-    this.timeoutMs = options.timeoutMs;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.onRequest = options.onRequest;
     if (options.sign ?? !isLoopbackHttp(base)) {
       const region = options.region ?? regionOfUrl(base) ?? process.env.AWS_REGION;
@@ -274,6 +281,7 @@ export class ShardLeaseClient implements Checkpointer {
       accept: 'application/json, application/problem+json',
       ...(body !== undefined && { 'content-type': 'application/json' }),
     };
+    const deadline = performance.now() + this.deadlineMs;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       const report = (status: number) =>
@@ -283,7 +291,8 @@ export class ShardLeaseClient implements Checkpointer {
           attempt,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
         });
-      const last = attempt >= this.maxAttempts;
+      const remainingMs = deadline - started;
+      const last = attempt >= this.maxAttempts || remainingMs <= this.timeoutMs;
       // Signed per try: the signature carries the time, and API Gateway refuses one 5 minutes old.
       const headers = this.signer ? await this.sign(call, url, baseHeaders, body) : baseHeaders;
       // fetch sets Host itself (from the URL the signature was made for) and refuses it as a header.
@@ -295,13 +304,15 @@ export class ShardLeaseClient implements Checkpointer {
           method: call.method,
           headers: sent,
           ...(body !== undefined && { body }),
-          ...(this.timeoutMs !== undefined && { signal: AbortSignal.timeout(this.timeoutMs) }),
+          signal: AbortSignal.timeout(Math.max(1, Math.min(this.timeoutMs, remainingMs))),
         });
         text = await response.text();
       } catch (error) {
         report(0);
         if (last) throw networkError(call, attempt, error);
-        await sleep(backoffDelayMs(attempt, this.backoff));
+        await sleep(
+          Math.max(0, Math.min(backoffDelayMs(attempt, this.backoff), deadline - performance.now())),
+        );
         continue;
       }
       report(response.status);
@@ -320,7 +331,9 @@ export class ShardLeaseClient implements Checkpointer {
       const parsed = parseObject(text);
       const code = typeof parsed?.code === 'string' ? parsed.code : undefined;
       if (!last && isRetryableStatus(response.status, code)) {
-        await sleep(backoffDelayMs(attempt, this.backoff));
+        await sleep(
+          Math.max(0, Math.min(backoffDelayMs(attempt, this.backoff), deadline - performance.now())),
+        );
         continue;
       }
       const requestId =

@@ -398,6 +398,31 @@ describe('ShardLeaseClient retries and errors', () => {
     }
   });
 
+  it('never waits past its deadline, whatever the tries left: by default a hung service costs 30 s, not forever', async () => {
+    const server = await startScriptedServer([{ status: 200, hang: true }]);
+    try {
+      const client = new ShardLeaseClient({
+        baseUrl: server.url,
+        backoff: FAST,
+        timeoutMs: 60,
+        deadlineMs: 150,
+      });
+      const started = performance.now();
+      const error = await failure(client.fetchCheckpoint('shardId-1'));
+      expect(error.code).toBe('Internal');
+      // Tries of 60 ms within a 150 ms deadline: at most three, and the call ends near its deadline.
+      expect(server.seen.length).toBeGreaterThanOrEqual(2);
+      expect(server.seen.length).toBeLessThanOrEqual(3);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(new ShardLeaseClient({ baseUrl: server.url })).toMatchObject({
+        timeoutMs: 5_000,
+        deadlineMs: 30_000,
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('retries when nothing listens, then fails with Internal naming the network error', async () => {
     const server = await startScriptedServer([{ status: 200, body: lease }]);
     const { url } = server;
