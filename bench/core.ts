@@ -299,7 +299,7 @@ function coreExpressionCalls(client: DynamoDBClient, tableName: string) {
     },
     renew: (shardId: string) => {
       const t = ruleTimes(Date.now(), terms);
-      return update(shardId, renewCondition(WORKER, t), renewUpdate(t));
+      return update(shardId, renewCondition(WORKER, t), renewUpdate(WORKER, t));
     },
     checkpoint: (shardId: string, sequence: string) => {
       const t = ruleTimes(Date.now(), terms);

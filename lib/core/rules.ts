@@ -79,7 +79,7 @@ export interface RowUpdate {
  * the store treats it as a fault, never as a success.
  */
 export function answerShowsUpdate(row: LeaseRow | undefined, shardId: string, update: RowUpdate): boolean {
-  if (!row || row[Attr.ShardId] !== shardId) return false;
+  if (!row || row[Attr.ShardId] !== shardId || !isWellFormed(row)) return false;
   for (const [name, value] of update.set) {
     const stored = row[name];
     if (value.kind === 'set' && stored !== value.value) return false;
@@ -87,6 +87,16 @@ export function answerShowsUpdate(row: LeaseRow | undefined, shardId: string, up
     if (value.kind === 'increment' && (typeof stored !== 'number' || !Number.isInteger(stored))) return false;
   }
   return update.remove.every((name) => row[name] === undefined);
+}
+
+/** Every attribute of ours or the Go library's has its type: a row that breaks this is a broken answer. */
+export function isWellFormed(row: LeaseRow): boolean {
+  for (const name of Object.values(Attr)) {
+    const value = row[name];
+    if (value === undefined) continue;
+    if (typeof value !== (name === Attr.LeaseCounter ? 'number' : 'string')) return false;
+  }
+  return true;
 }
 
 // ---- the parts -----------------------------------------------------------------------------------
@@ -236,8 +246,14 @@ export function takeUpdate(request: TakeRequest, t: RuleTimes): RowUpdate {
  * A renewal moves the timeout only: the counter stays, so checkpoints fenced by it keep passing. A
  * GetLease that turns out to be a renewal still records a parent the row lacks.
  */
-export function renewUpdate(t: RuleTimes, request?: Pick<TakeRequest, 'parentShardId'>): RowUpdate {
+export function renewUpdate(
+  workerId: string,
+  t: RuleTimes,
+  request?: Pick<TakeRequest, 'parentShardId'>,
+): RowUpdate {
+  // The owner is written again (the same value, as the condition requires) so that the answer proves it.
   const set: Array<readonly [AttrName, UpdateValue]> = [
+    [Attr.AssignedTo, { kind: 'set', value: workerId }],
     [Attr.LeaseTimeout, { kind: 'set', value: t.newLeaseTimeout }],
   ];
   if (request?.parentShardId !== undefined) {
@@ -307,7 +323,7 @@ export function renewPlan(
 ): WritePlan {
   return (t) => ({
     condition: renewCondition(workerId, t),
-    update: renewUpdate(t, request),
+    update: renewUpdate(workerId, t, request),
     onRefusal: (row) => {
       // Refused for the timeout only: a newer renewal already extends the lease further; that is the answer.
       if (holds(holdsLiveUncontested(workerId, t), row)) return DONE;

@@ -21,7 +21,7 @@ import type { Condition } from '../core/condition';
 import { InvalidDynamoDbSchemaError } from '../core/errors';
 import { Attr, type LeaseRow } from '../core/lease-row';
 import type { ConditionalWrite, DeleteOutcome, RowPage, RowStore, UpdateOutcome } from '../core/row-store';
-import { answerShowsUpdate } from '../core/rules';
+import { answerShowsUpdate, isWellFormed } from '../core/rules';
 import { compileExpressions } from './expressions';
 import { fromItem, keyOf } from './item';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
@@ -140,8 +140,10 @@ export class DynamoRowStore implements RowStore {
       ),
     );
     const row = fromItem(out.Item);
-    // A row under another key (or without one) is a broken answer, not a missing row.
-    if (row && row[Attr.ShardId] !== shardId) throw new UnprovenAnswerError('GetItem', shardId);
+    // A row under another key (or without one), or with a value of the wrong type, is a broken answer.
+    if (row && (row[Attr.ShardId] !== shardId || !isWellFormed(row))) {
+      throw new UnprovenAnswerError('GetItem', shardId);
+    }
     return row;
   }
 

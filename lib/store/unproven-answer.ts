@@ -7,7 +7,7 @@
  */
 export class UnprovenAnswerError extends Error {
   constructor(command: string, shardId: string) {
-    super(`${command} on shard ${shardId}: DynamoDB's answer does not show the write`);
+    super(`${command} on shard ${shardId}: DynamoDB's answer does not show what was asked (a broken answer)`);
     this.name = 'UnprovenAnswerError';
   }
 }
