@@ -129,22 +129,23 @@ export class DynamoRowStore implements RowStore {
           ExpressionAttributeNames: Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a])),
         }
       : {};
-    const out = await this.send(() =>
-      this.client.send(
+    // A row under another key (or without one), or with a value of the wrong type, is a broken answer:
+    // retried like a transient fault, as a write's unproven answer is.
+    return this.send(async () => {
+      const out = await this.client.send(
         new GetItemCommand({
           TableName: this.tableName,
           Key: keyOf(shardId),
           ConsistentRead: true,
           ...projection,
         }),
-      ),
-    );
-    const row = fromItem(out.Item);
-    // A row under another key (or without one), or with a value of the wrong type, is a broken answer.
-    if (row && (row[Attr.ShardId] !== shardId || !isWellFormed(row))) {
-      throw new UnprovenAnswerError('GetItem', shardId);
-    }
-    return row;
+      );
+      const row = fromItem(out.Item);
+      if (row && (row[Attr.ShardId] !== shardId || !isWellFormed(row))) {
+        throw new UnprovenAnswerError('GetItem', shardId);
+      }
+      return row;
+    });
   }
 
   async page(limit: number, afterShardId?: string): Promise<RowPage> {
