@@ -35,6 +35,42 @@ async function putGoRow(shardId: string, attrs: Record<string, string>) {
 const rawItem = (shardId: string) => readRawItem(table.io.client, table.tableName, shardId);
 
 describe('rows written by vmware-go-kcl-v2', () => {
+  // Go's RFC3339Nano trims trailing zeros, so a timeout carries 0 to 9 fraction digits. For each
+  // width: live (refused) at its instant's millisecond, never taken early; free within the
+  // documented late bound (10^-d s, so at most one second) after it.
+  it.each([
+    ['2026-11-24T19:10:41Z', 0],
+    ['2026-11-24T19:10:41.1Z', 1],
+    ['2026-11-24T19:10:41.12Z', 2],
+    ['2026-11-24T19:10:41.123Z', 3],
+    ['2026-11-24T19:10:41.1234Z', 4],
+    ['2026-11-24T19:10:41.12345Z', 5],
+    ['2026-11-24T19:10:41.123456Z', 6],
+    ['2026-11-24T19:10:41.1234567Z', 7],
+    ['2026-11-24T19:10:41.12345678Z', 8],
+    ['2026-11-24T19:10:41.123456789Z', 9],
+  ])(
+    'with a %s timeout (%i fraction digits) are refused until it and taken once past it',
+    async (timeout, digits) => {
+      const id = shard();
+      await putGoRow(id, { AssignedTo: 'go-worker', LeaseTimeout: timeout, Checkpoint: '7' });
+      const instantMs =
+        Date.parse(`${timeout.slice(0, 19)}Z`) +
+        Math.floor(Number(`0.${timeout.slice(20, -1) || '0'}`) * 1000);
+      clock.set(instantMs - 1);
+      await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).rejects.toBeInstanceOf(
+        LeaseNotAcquiredError,
+      );
+      const lateBoundMs = 10 ** (3 - digits);
+      clock.set(instantMs + Math.max(1, lateBoundMs));
+      await expect(table.checkpointer.getLease(id, { workerId: 'ts-worker' })).resolves.toMatchObject({
+        owner: 'ts-worker',
+        checkpoint: '7',
+        leaseCounter: 1,
+      });
+    },
+  );
+
   it('are read with their checkpoint, owner, timeout, parent and claim, and counter 0', async () => {
     const id = shard();
     await putGoRow(id, {
