@@ -3,9 +3,10 @@
  * the time): which shards may be processed, the fair share, what to take and whom to steal from. Kept
  * free of I/O so that the fairness rules are tested without a table.
  */
+
+import { eligibleShards, parentIds } from '../core/eligibility';
 import type { Lease } from '../core/lease-row';
 import { leaseIsLive } from '../core/rules';
-import { SHARD_END } from '../core/sequence-number';
 import type { StreamShard } from '../store/kinesis-shard-source';
 
 export interface BalanceInput {
@@ -29,42 +30,15 @@ export interface BalancePlan {
   readonly steal?: { readonly shardId: string; readonly victim: string };
 }
 
-export function parentIds(shard: StreamShard): string[] {
-  return [shard.parentShardId, shard.adjacentParentShardId].filter((id): id is string => !!id);
-}
+export { parentIds };
 
 export function isLive(row: Lease | undefined, nowMs: number): boolean {
   return row !== undefined && leaseIsLive(row, nowMs);
 }
 
-/**
- * A shard is finished when its row says SHARD_END, or when it has no row but a child has one: children
- * start only after their parents end, and the reaper removes an ended row only once its children have
- * rows, so a closed shard without a row but with a started child was read to its end and reaped.
- */
-function finishedShards(shards: readonly StreamShard[], rows: ReadonlyMap<string, Lease>): Set<string> {
-  const finished = new Set<string>();
-  for (const [shardId, row] of rows) if (row.checkpoint === SHARD_END) finished.add(shardId);
-  for (const child of shards) {
-    if (!rows.has(child.shardId)) continue;
-    for (const parentId of parentIds(child)) if (!rows.has(parentId)) finished.add(parentId);
-  }
-  return finished;
-}
-
-/** A parent is done when finished, or when Kinesis no longer lists it (trimmed away with its data). */
-const parentsDone = (shard: StreamShard, finished: ReadonlySet<string>, listed: ReadonlySet<string>) =>
-  parentIds(shard).every((parentId) => finished.has(parentId) || !listed.has(parentId));
-
 export function planBalance(input: BalanceInput): BalancePlan {
   const rows = new Map(input.rows.map((row) => [row.shardId, row]));
-  const listed = new Set(input.shards.map((shard) => shard.shardId));
-  const finished = finishedShards(input.shards, rows);
-  const eligible = input.shards
-    .filter((shard) => !finished.has(shard.shardId))
-    .filter((shard) => parentsDone(shard, finished, listed))
-    .map((shard) => shard.shardId)
-    .sort();
+  const eligible = eligibleShards(input.shards, rows);
 
   const workers = new Map<string, string[]>([[input.workerId, []]]);
   const free: string[] = [];
