@@ -15,12 +15,14 @@ export const Attr = {
   ParentShardId: 'ParentShardId',
   /** Worker id that asked to steal the shard (S). */
   ClaimRequest: 'ClaimRequest',
-  /** Ours (N): +1 on every successful take or renew; the fencing token. */
+  /** Ours (N): +1 when the lease changes hands (a take), kept by renewals; the fencing token. */
   LeaseCounter: 'LeaseCounter',
   /** Ours (S, RFC 3339): when the checkpoint was last written. */
   CheckpointedAt: 'CheckpointedAt',
   /** Ours (S, RFC 3339): when the pending claim was made; claims older than the claim timeout lapse. */
   ClaimedAt: 'ClaimedAt',
+  /** Ours (S): a merged shard's second parent, recorded by shard discovery (the Go library has one). */
+  AdjacentParentShardId: 'AdjacentParentShardId',
 } as const;
 export type AttrName = (typeof Attr)[keyof typeof Attr];
 
@@ -38,6 +40,7 @@ export interface Lease {
   readonly checkpoint?: string;
   readonly checkpointedAt?: string;
   readonly parentShardId?: string;
+  readonly adjacentParentShardId?: string;
   readonly claimRequest?: string;
   readonly claimedAt?: string;
 }
@@ -55,6 +58,7 @@ const LEASE_FIELDS: ReadonlyArray<readonly [keyof Lease, AttrName]> = [
   ['checkpoint', Attr.Checkpoint],
   ['checkpointedAt', Attr.CheckpointedAt],
   ['parentShardId', Attr.ParentShardId],
+  ['adjacentParentShardId', Attr.AdjacentParentShardId],
   ['claimRequest', Attr.ClaimRequest],
   ['claimedAt', Attr.ClaimedAt],
 ];
