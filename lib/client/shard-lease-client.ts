@@ -9,6 +9,8 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import type {
   ActiveWorkers,
   Checkpointer,
+  HeartbeatRequest,
+  HeartbeatResult,
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
@@ -225,6 +227,23 @@ export class ShardLeaseClient implements Checkpointer {
     })) as Partial<RenewResult>;
     // A server older than per-shard faults sends no `failed`.
     return { renewed: out.renewed ?? [], lost: out.lost ?? [], failed: out.failed ?? [] };
+  }
+
+  async heartbeat(workerId: string, request: HeartbeatRequest): Promise<HeartbeatResult> {
+    const out = (await this.call({
+      operation: 'heartbeat',
+      method: 'POST',
+      path: `/workers/${segment('workerId', workerId)}/heartbeat`,
+      body: request,
+    })) as Partial<HeartbeatResult>;
+    return {
+      renewed: out.renewed ?? [],
+      lost: out.lost ?? [],
+      failed: out.failed ?? [],
+      take: out.take ?? [],
+      ...(out.steal !== undefined && { steal: out.steal }),
+      target: out.target ?? 0,
+    };
   }
 
   async claimShard(shardId: string, claimerId: string): Promise<Lease> {

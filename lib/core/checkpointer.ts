@@ -56,6 +56,34 @@ export interface ReleaseRequest {
   readonly leaseCounter?: number;
 }
 
+export interface HeldLease {
+  readonly shardId: string;
+  /** The counter of the lease the worker holds: only that lease is renewed. */
+  readonly leaseCounter: number;
+}
+
+export interface HeartbeatRequest {
+  /** Every lease the worker holds (at most 250 a heartbeat). */
+  readonly held: readonly HeldLease[];
+  /** The most leases this worker wants to hold. */
+  readonly capacity?: number;
+}
+
+/** A shard to claim from an overloaded worker. */
+export interface StealAdvice {
+  readonly shardId: string;
+  readonly victim: string;
+}
+
+export interface HeartbeatResult extends RenewResult {
+  /** Shards to take now (free, eligible, parents before children), up to this worker's target. */
+  readonly take: readonly string[];
+  /** A shard to claim, when no free shard is left for this worker and another is above its target. */
+  readonly steal?: StealAdvice;
+  /** How many leases this worker should hold. */
+  readonly target: number;
+}
+
 export interface ListShardsOptions {
   /** 1..1000, default 100. */
   readonly limit?: number;
@@ -80,5 +108,10 @@ export interface Checkpointer {
   listActiveWorkers(options?: ListActiveWorkersOptions): Promise<ActiveWorkers>;
   renewLeases(workerId: string, shardIds: readonly string[]): Promise<RenewResult>;
   claimShard(shardId: string, claimerId: string): Promise<Lease>;
+  /**
+   * One request per renewal period, whatever the worker holds: renews the held leases (per-shard
+   * outcomes, as RenewLeases) and returns this worker's part of the fleet plan.
+   */
+  heartbeat(workerId: string, request: HeartbeatRequest): Promise<HeartbeatResult>;
   listShards(options?: ListShardsOptions): Promise<ShardPage>;
 }

@@ -8,6 +8,8 @@ import type {
   ActiveWorkers,
   Checkpointer,
   FailedRenewal,
+  HeartbeatRequest,
+  HeartbeatResult,
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
@@ -26,9 +28,12 @@ import {
   ShardNotAssignedError,
   ThrottledError,
 } from './errors';
+import { planForWorker } from './fleet-plan';
+import { FleetView } from './fleet-view';
 import {
   checkpointBodySchema,
   claimBodySchema,
+  heartbeatBodySchema,
   listShardsSchema,
   parseFields,
   releaseSchema,
@@ -39,7 +44,8 @@ import {
   takeBodySchema,
   workerIdSchema,
 } from './inputs';
-import { Attr, type Lease, type LeaseRow, toLease } from './lease-row';
+import { Attr, isWorkerRow, type Lease, type LeaseRow, toLease, workerRowKey } from './lease-row';
+import { formatLeaseTime } from './lease-time';
 import type { RowStore } from './row-store';
 import {
   type CheckpointRequest,
@@ -61,11 +67,23 @@ import {
   type WritePlan,
 } from './rules';
 
+export interface FleetTerms {
+  /** Each service instance reads the table for its fleet plan at most this often. @default min(2 s, lease / 5) */
+  readonly snapshotMaxAgeMs?: number;
+  /** A worker not heard from for this long is gone from the plan. @default 1.5 × lease */
+  readonly workerTtlMs?: number;
+  /** A worker's heartbeat is recorded in the table at most this often. @default lease / 2 */
+  readonly registerEveryMs?: number;
+  /** A newly heard-of worker is given shards from this long on (see AssignOptions). @default lease / 3 */
+  readonly joinDelayMs?: number;
+}
+
 export interface LeaseEngineOptions extends Partial<LeaseTerms> {
   readonly store: RowStore;
   readonly clock?: Clock;
   /** RenewLeases writes at most this many leases at once. */
   readonly renewConcurrency?: number;
+  readonly fleet?: FleetTerms;
 }
 
 export const DEFAULT_LEASE_TERMS: LeaseTerms = { leaseDurationMs: 10_000, claimTimeoutMs: 120_000 };
@@ -79,6 +97,11 @@ export class LeaseEngine implements Checkpointer {
   protected readonly store: RowStore;
   private readonly clock: Clock;
   private readonly renewConcurrency: number;
+  readonly fleet: FleetView;
+  private readonly registerEveryMs: number;
+  private readonly workerTtlMs: number;
+  /** When this instance last recorded each worker's heartbeat (the snapshot may not show it yet). */
+  private readonly registered = new Map<string, number>();
 
   constructor(options: LeaseEngineOptions) {
     this.store = options.store;
@@ -88,6 +111,14 @@ export class LeaseEngine implements Checkpointer {
     };
     this.clock = options.clock ?? systemClock;
     this.renewConcurrency = options.renewConcurrency ?? DEFAULT_RENEW_CONCURRENCY;
+    const lease = this.terms.leaseDurationMs;
+    this.registerEveryMs = options.fleet?.registerEveryMs ?? lease / 2;
+    this.workerTtlMs = options.fleet?.workerTtlMs ?? 1.5 * lease;
+    this.fleet = new FleetView(this.store, this.clock, {
+      maxAgeMs: options.fleet?.snapshotMaxAgeMs ?? Math.min(2_000, lease / 5),
+      workerTtlMs: this.workerTtlMs,
+      joinDelayMs: options.fleet?.joinDelayMs ?? lease / 3,
+    });
   }
 
   init(): Promise<InitResult> {
@@ -160,6 +191,7 @@ export class LeaseEngine implements Checkpointer {
     const unassigned: string[] = [];
     const seen = new Set<string>();
     for await (const row of this.store.scan()) {
+      if (isWorkerRow(row)) continue;
       const lease = toLease(row);
       if (wanted && !wanted.has(lease.shardId)) continue;
       seen.add(lease.shardId);
@@ -183,25 +215,33 @@ export class LeaseEngine implements Checkpointer {
       { workerId, body: { shardIds } },
     );
     const unique = [...new Set(input.body.shardIds)];
-    const renewed: Lease[] = [];
-    const lost: LostLease[] = [];
-    const failed: FailedRenewal[] = [];
-    // Each shard is its own outcome: a fault on one (after its retries) never fails the others.
-    await forEachBounded(unique, this.renewConcurrency, async (shardId) => {
-      try {
-        renewed.push(toLease(await this.apply(shardId, renewPlan(input.workerId))));
-      } catch (error) {
-        if (error instanceof ShardLeaseError && !isFault(error)) lost.push(lostLease(shardId, error));
-        else failed.push({ shardId, code: faultCode(error) });
-      }
-    });
-    const order = new Map(unique.map((id, i) => [id, i]));
-    const byRequestOrder = (a: { shardId: string }, b: { shardId: string }) =>
-      (order.get(a.shardId) ?? 0) - (order.get(b.shardId) ?? 0);
+    return this.renewEach(
+      unique.map((shardId) => ({ shardId })),
+      () => renewPlan(input.workerId),
+    );
+  }
+
+  async heartbeat(workerId: string, request: HeartbeatRequest): Promise<HeartbeatResult> {
+    const input = parseFields(
+      { workerId: workerIdSchema, body: heartbeatBodySchema },
+      { workerId, body: request },
+    );
+    const worker = input.workerId;
+    const held = [...new Map(input.body.held.map((lease) => [lease.shardId, lease])).values()];
+    const [renewal] = await Promise.all([
+      this.renewEach(held, (lease) => renewPlan(worker, { leaseCounter: lease.leaseCounter })),
+      this.register(worker, input.body.capacity),
+    ]);
+    const { assignment } = await this.fleet.current();
+    // Still held: renewed, or unknown after a fault (held until its own expiry).
+    const holding = new Set([...renewal.renewed, ...renewal.failed].map((lease) => lease.shardId));
+    const lost = new Set(renewal.lost.map((lease) => lease.shardId));
+    const plan = planForWorker(assignment, worker, holding);
     return {
-      renewed: renewed.sort(byRequestOrder),
-      lost: lost.sort(byRequestOrder),
-      failed: failed.sort(byRequestOrder),
+      ...renewal,
+      take: plan.take.filter((shardId) => !lost.has(shardId)),
+      ...(plan.steal !== undefined && !lost.has(plan.steal.shardId) && { steal: plan.steal }),
+      target: plan.target,
     };
   }
 
@@ -219,8 +259,62 @@ export class LeaseEngine implements Checkpointer {
     const page = await this.store.page(input.limit ?? 100, input.cursor);
     // Key order is the cursor's order, so a page is not re-sorted.
     return {
-      shards: page.rows.map(toLease),
+      // The worker registry's rows share the table; a page may therefore hold fewer shards than asked.
+      shards: page.rows.filter((row) => !isWorkerRow(row)).map(toLease),
       ...(page.lastShardId !== undefined && { nextCursor: encodeCursor(page.lastShardId) }),
+    };
+  }
+
+  /**
+   * Records the worker's heartbeat in its registry row, at most every `registerEveryMs`: the fleet
+   * plan counts it from the next snapshot on.
+   */
+  private async register(workerId: string, capacity: number | undefined): Promise<void> {
+    const now = this.clock.now();
+    const seen = this.fleet.beat(workerId)?.lastSeenMs;
+    const last = Math.max(this.registered.get(workerId) ?? -Infinity, seen ?? -Infinity);
+    if (now - last < this.registerEveryMs) return;
+    // Joining, or back after being gone: it joins the plan anew (FirstSeen), else FirstSeen stays.
+    const joining = now - last >= this.workerTtlMs;
+    await this.store.update(workerRowKey(workerId), () => {
+      const at = formatLeaseTime(this.clock.now());
+      return {
+        update: {
+          set: [
+            [Attr.LastSeen, { kind: 'set', value: at }],
+            [Attr.FirstSeen, { kind: joining ? 'set' : 'setIfMissing', value: at }],
+            ...(capacity !== undefined ? [[Attr.Capacity, { kind: 'set', value: capacity }] as const] : []),
+          ],
+          remove: capacity === undefined ? [Attr.Capacity] : [],
+        },
+      };
+    });
+    this.registered.set(workerId, now);
+  }
+
+  /** Renews each lease on its own: a fault on one (after its retries) never fails the others. */
+  private async renewEach<T extends { readonly shardId: string }>(
+    leases: readonly T[],
+    plan: (lease: T) => WritePlan,
+  ): Promise<RenewResult> {
+    const renewed: Lease[] = [];
+    const lost: LostLease[] = [];
+    const failed: FailedRenewal[] = [];
+    await forEachBounded(leases, this.renewConcurrency, async (lease) => {
+      try {
+        renewed.push(toLease(await this.apply(lease.shardId, plan(lease))));
+      } catch (error) {
+        if (error instanceof ShardLeaseError && !isFault(error)) lost.push(lostLease(lease.shardId, error));
+        else failed.push({ shardId: lease.shardId, code: faultCode(error) });
+      }
+    });
+    const order = new Map(leases.map((lease, i) => [lease.shardId, i]));
+    const byRequestOrder = (a: { shardId: string }, b: { shardId: string }) =>
+      (order.get(a.shardId) ?? 0) - (order.get(b.shardId) ?? 0);
+    return {
+      renewed: renewed.sort(byRequestOrder),
+      lost: lost.sort(byRequestOrder),
+      failed: failed.sort(byRequestOrder),
     };
   }
 

@@ -19,6 +19,8 @@ export interface WorkerBeat {
   readonly workerId: string;
   /** Service time of its last heartbeat seen in the table. */
   readonly lastSeenMs: number;
+  /** When it joined (or came back after being gone): it is planned for from `joinDelayMs` later on. */
+  readonly firstSeenMs?: number;
   /** The most leases it wants to hold. */
   readonly capacity?: number;
 }
@@ -53,6 +55,12 @@ export interface AssignOptions {
   readonly nowMs: number;
   /** A worker not heard from for this long is gone. */
   readonly workerTtlMs: number;
+  /**
+   * A worker heard of for less than this is counted in everyone's targets but given nothing yet:
+   * workers that start together are then planned together, instead of the first one heard of taking
+   * the whole stream. @default 0
+   */
+  readonly joinDelayMs?: number;
 }
 
 const lineageOf = (lease: Lease): ShardLineage => ({
@@ -68,10 +76,12 @@ export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): Fl
 
   const capacity = new Map<string, number>();
   const holdings = new Map<string, string[]>();
+  const joining = new Set<string>();
   for (const beat of snapshot.workers) {
     if (beat.lastSeenMs < options.nowMs - options.workerTtlMs) continue;
     holdings.set(beat.workerId, []);
     if (beat.capacity !== undefined) capacity.set(beat.workerId, beat.capacity);
+    if ((beat.firstSeenMs ?? 0) > options.nowMs - (options.joinDelayMs ?? 0)) joining.add(beat.workerId);
   }
   const free: string[] = [];
   for (const shardId of eligible) {
@@ -89,7 +99,8 @@ export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): Fl
   const targets = fairTargets(eligible.length, workers, load, capacity);
 
   const takes = new Map<string, string[]>();
-  const deficit = new Map(workers.map((w) => [w, (targets.get(w) ?? 0) - load(w)]));
+  // A joining worker counts in the targets but gets nothing until its join delay has passed.
+  const deficit = new Map(workers.map((w) => [w, joining.has(w) ? 0 : (targets.get(w) ?? 0) - load(w)]));
   const give = (workerId: string, shardId: string) => {
     const list = takes.get(workerId) ?? [];
     list.push(shardId);

@@ -60,6 +60,23 @@ export const renewBodySchema = z.strictObject({
     ),
 });
 
+export const MAX_HEARTBEAT_LEASES = 250;
+export const MAX_CAPACITY = 100_000;
+
+export const heartbeatBodySchema = z.strictObject({
+  held: z
+    .array(z.strictObject({ shardId: shardIdSchema, leaseCounter: leaseCounterSchema }))
+    .check(z.maxLength(MAX_HEARTBEAT_LEASES, `must list at most ${MAX_HEARTBEAT_LEASES} leases`)),
+  capacity: z.optional(
+    z
+      .int()
+      .check(
+        z.minimum(0, `must be an integer in 0..${MAX_CAPACITY}`),
+        z.maximum(MAX_CAPACITY, `must be an integer in 0..${MAX_CAPACITY}`),
+      ),
+  ),
+});
+
 /** The shards a ListActiveWorkers call asks about. */
 export const shardIdSetSchema = z
   .array(shardIdSchema)

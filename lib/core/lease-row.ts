@@ -23,7 +23,28 @@ export const Attr = {
   ClaimedAt: 'ClaimedAt',
   /** Ours (S): a merged shard's second parent, recorded by shard discovery (the Go library has one). */
   AdjacentParentShardId: 'AdjacentParentShardId',
+  /** Ours, worker rows only (S, RFC 3339): when the worker's heartbeat was last recorded. */
+  LastSeen: 'LastSeen',
+  /** Ours, worker rows only (S, RFC 3339): when the worker joined (or came back after being gone). */
+  FirstSeen: 'FirstSeen',
+  /** Ours, worker rows only (N): the most leases the worker wants to hold. */
+  Capacity: 'Capacity',
 } as const;
+
+/** Attributes holding numbers; every other attribute holds a string. */
+export const NUMBER_ATTRS: ReadonlySet<string> = new Set([Attr.LeaseCounter, Attr.Capacity]);
+
+/**
+ * The worker registry shares the table, under keys no shard id can have ('@' and '/' are outside the
+ * shard id alphabet). vmware-go-kcl-v2 never scans the table (it reads the rows of the shards Kinesis
+ * lists), so these rows are invisible to it; every scan of ours skips them.
+ */
+export const WORKER_ROW_PREFIX = '@worker/';
+
+export const workerRowKey = (workerId: string): string => `${WORKER_ROW_PREFIX}${workerId}`;
+
+export const isWorkerRow = (row: LeaseRow): boolean =>
+  String(row[Attr.ShardId] ?? '').startsWith(WORKER_ROW_PREFIX);
 export type AttrName = (typeof Attr)[keyof typeof Attr];
 
 export type AttrValue = string | number;

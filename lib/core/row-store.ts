@@ -44,6 +44,6 @@ export interface RowStore {
   read(shardId: string, attributes?: readonly string[]): Promise<LeaseRow | undefined>;
   /** One consistent page of rows in key order, after `afterShardId`. */
   page(limit: number, afterShardId?: string): Promise<RowPage>;
-  /** Every row, page by page. */
-  scan(): AsyncIterable<LeaseRow>;
+  /** Every row, page by page; strongly consistent unless `consistent: false` (half the read cost). */
+  scan(options?: { readonly consistent?: boolean }): AsyncIterable<LeaseRow>;
 }

@@ -28,7 +28,16 @@ import {
   type ShardLeaseError,
   ShardNotFoundError,
 } from './errors';
-import { Attr, type AttrName, type AttrValue, type Lease, type LeaseRow, toLease, toRow } from './lease-row';
+import {
+  Attr,
+  type AttrName,
+  type AttrValue,
+  type Lease,
+  type LeaseRow,
+  NUMBER_ATTRS,
+  toLease,
+  toRow,
+} from './lease-row';
 import { formatLeaseTime } from './lease-time';
 import { compareSequenceNumbers, isSequenceNumber, normalizeCheckpoint, SHARD_END } from './sequence-number';
 
@@ -94,7 +103,7 @@ export function isWellFormed(row: LeaseRow): boolean {
   for (const name of Object.values(Attr)) {
     const value = row[name];
     if (value === undefined) continue;
-    if (typeof value !== (name === Attr.LeaseCounter ? 'number' : 'string')) return false;
+    if (typeof value !== (NUMBER_ATTRS.has(name) ? 'number' : 'string')) return false;
   }
   return true;
 }
@@ -298,7 +307,7 @@ export function takePlan(request: TakeRequest): WritePlan {
     onRefusal: (row) => {
       if (holds(holdsLiveUncontested(request.workerId, t), row)) {
         // Should the lease expire before the renewal lands, GetLease takes it again, as it would any other.
-        return next(renewPlan(request.workerId, request, () => next(takePlan(request))));
+        return next(renewPlan(request.workerId, { ...request, otherwise: () => next(takePlan(request)) }));
       }
       const { checkpoint } = request;
       if (
@@ -312,22 +321,35 @@ export function takePlan(request: TakeRequest): WritePlan {
   });
 }
 
-/**
- * RenewLeases, and GetLease by the holder: never takes a shard the caller does not hold. `otherwise`
- * decides a refusal that is not the lease being longer already (RenewLeases: the lease is lost).
- */
-export function renewPlan(
-  workerId: string,
-  request?: Pick<TakeRequest, 'parentShardId'>,
-  otherwise?: (row: LeaseRow | undefined) => Refusal,
-): WritePlan {
+export interface RenewOptions extends Pick<TakeRequest, 'parentShardId'> {
+  /** Renew only the lease with this counter (a heartbeat names the leases it holds). */
+  readonly leaseCounter?: number;
+  /** Decides a refusal that is not the lease being longer already (by default: the lease is lost). */
+  readonly otherwise?: (row: LeaseRow | undefined) => Refusal;
+}
+
+/** RenewLeases, heartbeats, and GetLease by the holder: never takes a shard the caller does not hold. */
+export function renewPlan(workerId: string, options: RenewOptions = {}): WritePlan {
+  const { leaseCounter, otherwise } = options;
+  const fenced = (c: Condition) => (leaseCounter === undefined ? c : and(c, counterIs(leaseCounter)));
   return (t) => ({
-    condition: renewCondition(workerId, t),
-    update: renewUpdate(workerId, t, request),
+    condition: fenced(renewCondition(workerId, t)),
+    update: renewUpdate(workerId, t, options),
     onRefusal: (row) => {
       // Refused for the timeout only: a newer renewal already extends the lease further; that is the answer.
-      if (holds(holdsLiveUncontested(workerId, t), row)) return DONE;
-      return otherwise ? otherwise(row) : fail(explainRenewRefusal(row, workerId, t));
+      if (holds(fenced(holdsLiveUncontested(workerId, t)), row)) return DONE;
+      if (otherwise) return otherwise(row);
+      if (leaseCounter !== undefined && holds(holdsLiveUncontested(workerId, t), row)) {
+        // The caller's, but a newer lease than the one named: that one is gone.
+        const details = conflictDetails(row);
+        return fail(
+          new LeaseLostError(
+            `the lease was taken again (lease counter ${details.leaseCounter ?? 0}, not ${leaseCounter})`,
+            details,
+          ),
+        );
+      }
+      return fail(explainRenewRefusal(row, workerId, t));
     },
   });
 }

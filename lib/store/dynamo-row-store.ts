@@ -167,14 +167,14 @@ export class DynamoRowStore implements RowStore {
   }
 
   /** Every row, page by page (a scan page holds at most 1 MB). */
-  async *scan(): AsyncGenerator<LeaseRow> {
+  async *scan(options: { readonly consistent?: boolean } = {}): AsyncGenerator<LeaseRow> {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.send(() =>
         this.client.send(
           new ScanCommand({
             TableName: this.tableName,
-            ConsistentRead: true,
+            ConsistentRead: options.consistent ?? true,
             ...(start !== undefined && { ExclusiveStartKey: start }),
           }),
         ),
