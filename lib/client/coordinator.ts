@@ -16,13 +16,14 @@
  *   expires and is taken again, by a peer or by this worker.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Checkpointer, LostLease } from '../core/checkpointer';
+import type { Checkpointer, HeartbeatResult, LostLease, RenewResult } from '../core/checkpointer';
+import { parentIds, type ShardLineage } from '../core/eligibility';
 import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
 import { type Scheduler, systemScheduler, withDeadline } from '../core/scheduler';
 import { normalizeCheckpoint, SHARD_END } from '../core/sequence-number';
 import type { ShardSource, StreamShard } from '../store/kinesis-shard-source';
-import { parentIds, planBalance } from './balance';
+import { planBalance } from './balance';
 
 /** Why a lease stopped being this worker's. */
 export type LeaseLossReason =
@@ -79,7 +80,13 @@ export interface CoordinatorEvents {
 
 export interface LeaseCoordinatorOptions extends CoordinatorEvents {
   readonly checkpointer: Checkpointer;
-  readonly shardSource: ShardSource;
+  /**
+   * Where to list the stream's shards. Without one (the usual case against the service), the
+   * coordinator only heartbeats: the service discovers shards and plans the fleet, and this worker never
+   * lists the table or the stream. With one, it lists both itself every rebalance period (library mode,
+   * or a service without discovery).
+   */
+  readonly shardSource?: ShardSource;
   readonly workerId: string;
   /** Must equal the service's (the server sets lease timeouts); renewals and expiry are paced by it. */
   readonly leaseDurationMs: number;
@@ -89,7 +96,7 @@ export interface LeaseCoordinatorOptions extends CoordinatorEvents {
   readonly rebalanceIntervalMs?: number;
   /** Give up a steal whose shard did not come over in this time. @default 2 × leaseDurationMs */
   readonly stealTimeoutMs?: number;
-  /** Hold at most this many leases. @default unlimited */
+  /** Hold at most this many leases; heartbeats tell the service (as `capacity`). @default unlimited */
   readonly maxLeases?: number;
   /**
    * A lease counts as lost this long before the service could let it go: room for the clock drift
@@ -125,9 +132,12 @@ interface Held {
 }
 
 interface PendingSteal {
-  readonly shard: StreamShard;
+  readonly shard: ShardLineage;
   readonly since: number;
 }
+
+/** Heartbeat takes at most this many leases a call; a worker holding more sends several. */
+const HEARTBEAT_BATCH = 250;
 
 /** RenewLeases takes at most this many shard ids a call. */
 const RENEW_BATCH = 100;
@@ -140,7 +150,7 @@ const isCode = (error: unknown, ...codes: ErrorCode[]): error is ShardLeaseError
 export class LeaseCoordinator {
   readonly workerId: string;
   private readonly checkpointer: Checkpointer;
-  private readonly shardSource: ShardSource;
+  private readonly shardSource: ShardSource | undefined;
   private readonly leaseDurationMs: number;
   private readonly renewIntervalMs: number;
   private readonly rebalanceIntervalMs: number;
@@ -228,20 +238,29 @@ export class LeaseCoordinator {
     const now = this.scheduler.now();
     if (!this.renewing && now + this.tolerance >= this.nextRenewAt) {
       this.nextRenewAt = now + this.renewIntervalMs;
-      this.renewing = this.renewAll().finally(() => {
+      this.renewing = (this.shardSource ? this.renewAll() : this.heartbeatAll()).finally(() => {
         this.renewing = undefined;
       });
     }
     if (!this.rebalancing) {
-      const due = now + this.tolerance >= this.nextRebalanceAt;
+      // Listing mode rebalances from its own listing; heartbeat mode takes what each heartbeat's plan
+      // says (started by the heartbeat) and in between only follows a pending steal.
+      const due = this.shardSource !== undefined && now + this.tolerance >= this.nextRebalanceAt;
       if (due) this.nextRebalanceAt = now + this.rebalanceIntervalMs;
       const steal = this.steal;
       const work = due ? this.rebalance() : steal ? this.followSteal(steal) : undefined;
-      this.rebalancing = work?.finally(() => {
-        this.rebalancing = undefined;
-      });
+      this.startRebalancing(work);
     }
     await Promise.all([this.renewing, this.rebalancing]);
+    // Takes a heartbeat started after this tick began.
+    await this.rebalancing;
+  }
+
+  private startRebalancing(work: Promise<void> | undefined): void {
+    if (!work) return;
+    this.rebalancing = work.finally(() => {
+      this.rebalancing = undefined;
+    });
   }
 
   /**
@@ -279,25 +298,63 @@ export class LeaseCoordinator {
   // ---- renewal -----------------------------------------------------------------------------------
 
   private async renewAll(): Promise<void> {
+    await this.renewInBatches(RENEW_BATCH, (batch) =>
+      this.checkpointer.renewLeases(
+        this.workerId,
+        batch.map((held) => held.shardId),
+      ),
+    );
+  }
+
+  /**
+   * One heartbeat per period, whatever this worker holds (in batches of 250): it renews, and its answer
+   * says what to take and whether to steal. The takes run beside the renewals, never ahead of them.
+   */
+  private async heartbeatAll(): Promise<void> {
+    const plans: HeartbeatResult[] = [];
+    const send = (batch: readonly Held[]) =>
+      this.checkpointer
+        .heartbeat(this.workerId, {
+          held: batch.map((held) => ({ shardId: held.shardId, leaseCounter: held.counter })),
+          ...(Number.isFinite(this.maxLeases) && { capacity: this.maxLeases }),
+        })
+        .then((result) => {
+          plans.push(result);
+          return result;
+        });
+    const renewed = await this.renewInBatches(HEARTBEAT_BATCH, send, true);
+    if (!renewed) return;
+    const plan = plans[0];
+    if (!plan || this.stopped || this.rebalancing) return;
+    this.startRebalancing(this.followPlan(plan));
+  }
+
+  /**
+   * Renews every held lease in batches through `call`, each with a deadline of the batch's earliest
+   * local expiry, and applies the outcomes. With `always`, one call goes out even holding nothing (a
+   * heartbeat). Returns whether any call answered.
+   */
+  private async renewInBatches(
+    size: number,
+    call: (batch: readonly Held[]) => Promise<RenewResult>,
+    always = false,
+  ): Promise<boolean> {
     const leases = [...this.held.values()];
-    if (leases.length === 0) return;
+    if (leases.length === 0 && !always) return false;
     const started = this.scheduler.now();
     const lost: LostLease[] = [];
-    for (let i = 0; i < leases.length; i += RENEW_BATCH) {
-      const batch = leases.slice(i, i + RENEW_BATCH).filter((held) => this.isCurrent(held));
-      if (batch.length === 0) continue;
+    let answered = false;
+    for (let i = 0; i === 0 || i < leases.length; i += size) {
+      const batch = leases.slice(i, i + size).filter((held) => this.isCurrent(held));
+      if (batch.length === 0 && !(always && i === 0)) continue;
       // A renewal never outlives the leases it renews: past their local expiry it is useless.
-      const deadline = Math.min(...batch.map((held) => held.expiresAt)) - this.scheduler.now();
+      const deadline =
+        batch.length > 0
+          ? Math.min(...batch.map((held) => held.expiresAt)) - this.scheduler.now()
+          : this.renewIntervalMs;
       try {
-        const result = await withDeadline(
-          this.scheduler,
-          this.checkpointer.renewLeases(
-            this.workerId,
-            batch.map((held) => held.shardId),
-          ),
-          deadline,
-          'renewLeases',
-        );
+        const result = await withDeadline(this.scheduler, call(batch), deadline, 'renewal');
+        answered = true;
         for (const lease of result.renewed) {
           const held = this.held.get(lease.shardId);
           if (!held) continue;
@@ -315,6 +372,21 @@ export class LeaseCoordinator {
       }
     }
     await Promise.all(lost.map((lease) => this.onRenewalLost(lease)));
+    return answered;
+  }
+
+  /** Takes what the service's plan offers, then claims the shard it advises stealing. */
+  private async followPlan(plan: HeartbeatResult): Promise<void> {
+    for (const shardId of plan.take) {
+      if (this.held.size >= this.maxLeases || this.stopped) break;
+      if (this.held.has(shardId) || this.backingOff(shardId)) continue;
+      await this.take({ shardId });
+    }
+    const steal = plan.steal;
+    if (!steal || this.steal || this.stopped || this.held.size >= Math.min(plan.target, this.maxLeases))
+      return;
+    if (this.backingOff(steal.shardId)) return;
+    await this.claim({ shardId: steal.shardId }, steal.victim);
   }
 
   private onRenewalLost(lost: LostLease): Promise<void> {
@@ -412,6 +484,7 @@ export class LeaseCoordinator {
   }
 
   private async rebalance(): Promise<void> {
+    if (!this.shardSource) return;
     let shards: readonly StreamShard[];
     let rows: Lease[];
     try {
@@ -443,12 +516,16 @@ export class LeaseCoordinator {
     if (this.steal || this.held.size >= share || !plan.steal || this.stopped) return;
     const target = byId.get(plan.steal.shardId);
     if (!target || this.backingOff(target.shardId)) return;
+    await this.claim(target, plan.steal.victim);
+  }
+
+  private async claim(target: ShardLineage, victim: string): Promise<void> {
     try {
       await this.bounded(this.checkpointer.claimShard(target.shardId, this.workerId), 'claimShard');
       this.steal = { shard: target, since: this.scheduler.now() };
-      this.logger.info('shard claimed', { shardId: plan.steal.shardId, from: plan.steal.victim, share });
+      this.logger.info('shard claimed', { shardId: target.shardId, from: victim });
     } catch (error) {
-      // Someone else claimed it first, or it ended meanwhile: the next listing decides again.
+      // Someone else claimed it first, or it ended meanwhile: the next plan decides again.
       if (!isCode(error, ErrorCode.ShardClaimed, ErrorCode.ShardEnded, ErrorCode.NotFound)) {
         this.logger.warn('shard claim failed', { shardId: target.shardId, error });
       }
@@ -468,16 +545,16 @@ export class LeaseCoordinator {
     await this.take(steal.shard);
   }
 
-  private async take(shard: StreamShard): Promise<void> {
+  private async take(shard: ShardLineage): Promise<void> {
     if (this.stopped) return;
-    const parents = parentIds(shard);
+    const listed = parentIds(shard);
     const started = this.scheduler.now();
     let lease: Lease;
     try {
       lease = await this.bounded(
         this.checkpointer.getLease(shard.shardId, {
           workerId: this.workerId,
-          ...(parents[0] !== undefined && { parentShardId: parents[0] }),
+          ...(listed[0] !== undefined && { parentShardId: listed[0] }),
         }),
         'getLease',
       );
@@ -509,6 +586,8 @@ export class LeaseCoordinator {
       await this.release({ shardId: shard.shardId, counter: lease.leaseCounter });
       return;
     }
+    // Listing mode knows the parents from the stream; heartbeat mode from the row discovery wrote.
+    const parents = listed.length > 0 ? listed : parentIds(lease);
     const held: Held = {
       shardId: shard.shardId,
       parentShardIds: parents,
