@@ -18,7 +18,7 @@ import type { Lease } from '../../lib/core/lease-row';
 import { VirtualScheduler } from '../../lib/core/scheduler';
 import { SHARD_END } from '../../lib/core/sequence-number';
 import { KinesisShardSource } from '../../lib/store/kinesis-shard-source';
-import { createTestTable, type TestTable } from '../support/dynamo';
+import { createTestTable, putRows, type TestTable } from '../support/dynamo';
 import { startKinesalite, type TestKinesis } from '../support/kinesalite';
 
 const silent = new Logger({ logLevel: 'SILENT' });
@@ -144,6 +144,90 @@ async function row(table: TestTable, shardId: string): Promise<Lease | undefined
   const page = await table.checkpointer.listShards({ limit: 1000 });
   return page.shards.find((lease) => lease.shardId === shardId);
 }
+
+describe('LeaseCoordinator in heartbeat mode (no shard source: the service plans)', () => {
+  /** Workers without a shard source, on a table whose shard rows discovery created. */
+  async function heartbeatFixture(shardCount: number) {
+    const clock = new VirtualScheduler(T0);
+    const table = await createTestTable('coordinator-hb', {
+      clock,
+      leaseDurationMs: LEASE_MS,
+      claimTimeoutMs: 60_000,
+    });
+    const shardIds = Array.from({ length: shardCount }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
+    await putRows(
+      table.io.client,
+      table.tableName,
+      shardIds.map((id) => ({ ShardID: id })),
+    );
+    const worker = (workerId: string): Worker => {
+      const { checkpointer, calls, renewedIds } = counted(table.checkpointer);
+      const lost: LeaseLostEvent[] = [];
+      const gained: ShardLease[] = [];
+      const coordinator = new LeaseCoordinator({
+        checkpointer,
+        workerId,
+        leaseDurationMs: LEASE_MS,
+        scheduler: clock,
+        logger: silent,
+        onLeaseGained: (lease) => {
+          gained.push(lease);
+        },
+        onLeaseLost: (event) => {
+          lost.push(event);
+        },
+      });
+      return { coordinator, lost, gained, calls, renewedIds };
+    };
+    return { clock, table, shardIds, worker };
+  }
+
+  it('converges three workers on seven shards to 3/2/2 with one heartbeat per period, never listing', async () => {
+    const f = await heartbeatFixture(7);
+    const workers = ['a', 'b', 'c'].map((id) => f.worker(id));
+    let rounds = 0;
+    const sizes = () => workers.map((w) => w.coordinator.heldShards().length).sort();
+    while (rounds < 20 && sizes().join() !== '2,2,3') {
+      await round(f.clock, workers);
+      rounds++;
+    }
+    expect(sizes()).toEqual([2, 2, 3]);
+    expect(new Set(workers.flatMap((w) => w.coordinator.heldShards())).size).toBe(7);
+    // Workers that start together are planned together: no steals were needed.
+    expect(workers.map((w) => w.calls.get('claimShard') ?? 0)).toEqual([0, 0, 0]);
+    expect(rounds).toBeLessThanOrEqual(3);
+    const before = workers.map((w) => w.calls.get('heartbeat') ?? 0);
+    for (let i = 0; i < 6; i++) await round(f.clock, workers);
+    expect(workers.map((w) => (w.calls.get('heartbeat') ?? 0) - (before[workers.indexOf(w)] ?? 0))).toEqual([
+      6, 6, 6,
+    ]);
+    for (const w of workers) {
+      expect(w.calls.get('listShards') ?? 0).toBe(0);
+      expect(w.calls.get('renewLeases') ?? 0).toBe(0);
+      expect(w.lost).toEqual([]);
+    }
+  });
+
+  it('lets a newcomer take its share from a settled worker through claims and handovers', async () => {
+    const f = await heartbeatFixture(4);
+    const a = f.worker('a');
+    for (let i = 0; i < 3; i++) await round(f.clock, [a]);
+    expect(a.coordinator.heldShards()).toHaveLength(4);
+    const b = f.worker('b');
+    for (let i = 0; i < 12 && b.coordinator.heldShards().length < 2; i++) await round(f.clock, [a, b]);
+    expect([a.coordinator.heldShards().length, b.coordinator.heldShards().length]).toEqual([2, 2]);
+    expect(a.lost.every((event) => event.reason === 'claimed' && event.owner === 'b')).toBe(true);
+  });
+
+  it('takes over the shards of a crashed worker once their leases expire', async () => {
+    const f = await heartbeatFixture(4);
+    const [a, b] = [f.worker('a'), f.worker('b')];
+    for (let i = 0; i < 3; i++) await round(f.clock, [a, b]);
+    await a.coordinator.stop({ release: false });
+    for (let i = 0; i < 9 && b.coordinator.heldShards().length < 4; i++) await round(f.clock, [b]);
+    expect(b.coordinator.heldShards()).toHaveLength(4);
+  });
+});
 
 describe('LeaseCoordinator', () => {
   it('converges three workers on six shards to two each, then stops moving shards', async () => {
