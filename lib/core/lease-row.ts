@@ -23,6 +23,8 @@ export const Attr = {
   ClaimedAt: 'ClaimedAt',
   /** Ours (S): a merged shard's second parent, recorded by shard discovery (the Go library has one). */
   AdjacentParentShardId: 'AdjacentParentShardId',
+  /** Ours (S, RFC 3339): when shard discovery created the row. */
+  DiscoveredAt: 'DiscoveredAt',
   /** Ours, worker rows only (S, RFC 3339): when the worker's heartbeat was last recorded. */
   LastSeen: 'LastSeen',
   /** Ours, worker rows only (S, RFC 3339): when the worker joined (or came back after being gone). */
