@@ -69,15 +69,20 @@ interface VirtualTimer {
   readonly callback: () => void;
 }
 
+const before = (a: VirtualTimer, b: VirtualTimer) => a.at < b.at || (a.at === b.at && a.id < b.id);
+
 /**
  * Virtual time: timers fire only when `advance` moves the clock, in order of their instant (then of
  * creation), and every promise reaction a timer sets off runs before the next timer fires. Nothing
- * here touches real time except the macrotask hop that lets pending promise reactions drain.
+ * here touches real time except the macrotask hop that lets pending promise reactions drain. Timers
+ * sit in a binary heap (a fleet of simulated workers keeps tens of thousands armed); a cleared timer
+ * is dropped when it reaches the top.
  */
 export class VirtualScheduler implements Scheduler {
   private current: number;
   private nextId = 1;
-  private readonly timers = new Map<number, VirtualTimer>();
+  private readonly heap: VirtualTimer[] = [];
+  private readonly live = new Set<number>();
 
   constructor(startMs = 0) {
     this.current = startMs;
@@ -89,17 +94,18 @@ export class VirtualScheduler implements Scheduler {
 
   setTimeout(callback: () => void, ms: number): number {
     const id = this.nextId++;
-    this.timers.set(id, { id, at: this.current + Math.max(0, ms), callback });
+    this.push({ id, at: this.current + Math.max(0, ms), callback });
+    this.live.add(id);
     return id;
   }
 
   clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
+    this.live.delete(handle as number);
   }
 
   /** Timers not yet fired. */
   pending(): number {
-    return this.timers.size;
+    return this.live.size;
   }
 
   /** Lets every promise reaction that is ready run (one macrotask turn drains the microtask queue). */
@@ -115,9 +121,10 @@ export class VirtualScheduler implements Scheduler {
   async runUntil(targetMs: number): Promise<void> {
     await this.settle();
     for (;;) {
-      const next = this.earliest();
+      const next = this.peek();
       if (!next || next.at > targetMs) break;
-      this.timers.delete(next.id);
+      this.pop();
+      this.live.delete(next.id);
       this.current = Math.max(this.current, next.at);
       next.callback();
       await this.settle();
@@ -125,11 +132,39 @@ export class VirtualScheduler implements Scheduler {
     this.current = Math.max(this.current, targetMs);
   }
 
-  private earliest(): VirtualTimer | undefined {
-    let best: VirtualTimer | undefined;
-    for (const timer of this.timers.values()) {
-      if (!best || timer.at < best.at || (timer.at === best.at && timer.id < best.id)) best = timer;
+  /** The earliest live timer, dropping cleared ones from the top. */
+  private peek(): VirtualTimer | undefined {
+    while (this.heap.length > 0 && !this.live.has((this.heap[0] as VirtualTimer).id)) this.pop();
+    return this.heap[0];
+  }
+
+  private push(timer: VirtualTimer): void {
+    const heap = this.heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i] as VirtualTimer, heap[parent] as VirtualTimer)) break;
+      [heap[i], heap[parent]] = [heap[parent] as VirtualTimer, heap[i] as VirtualTimer];
+      i = parent;
     }
-    return best;
+  }
+
+  private pop(): void {
+    const heap = this.heap;
+    const last = heap.pop();
+    if (heap.length === 0 || !last) return;
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l] as VirtualTimer, heap[m] as VirtualTimer)) m = l;
+      if (r < heap.length && before(heap[r] as VirtualTimer, heap[m] as VirtualTimer)) m = r;
+      if (m === i) break;
+      [heap[i], heap[m]] = [heap[m] as VirtualTimer, heap[i] as VirtualTimer];
+      i = m;
+    }
   }
 }
