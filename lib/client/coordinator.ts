@@ -552,8 +552,11 @@ export class LeaseCoordinator {
     let lease: Lease;
     try {
       lease = await this.bounded(
+        // A new lease even if the service still counts an old one as ours: its counter fences off a
+        // release or checkpoint of the old lease that is still in flight.
         this.checkpointer.getLease(shard.shardId, {
           workerId: this.workerId,
+          newLease: true,
           ...(listed[0] !== undefined && { parentShardId: listed[0] }),
         }),
         'getLease',

@@ -31,6 +31,7 @@ export const takeBodySchema = z.strictObject({
   workerId: workerIdSchema,
   parentShardId: z.optional(shardIdSchema),
   checkpoint: z.optional(checkpointSchema),
+  newLease: z.optional(z.boolean()),
 });
 
 export const checkpointBodySchema = z.strictObject({

@@ -23,10 +23,15 @@ export interface ReaperTerms {
   readonly claimTimeoutMs: number;
   /** An owner whose lease expired longer ago than this is cleared. */
   readonly graceMs: number;
+  /**
+   * The service's lease duration: a claim lapses one lease period after the claimed lease ended, and
+   * the reaper must judge that as the service does. @default 0 (claims lapse when the lease ends)
+   */
+  readonly leaseDurationMs?: number;
 }
 
 export interface ReaperTimes {
-  /** The lease rules' instants at the same reading of the clock (leaseDurationMs plays no part). */
+  /** The lease rules' instants at the same reading of the clock. */
   readonly rule: RuleTimes;
   /** A lease that expired before this instant is past the grace period. */
   readonly reclaimCutoff: string;
@@ -34,7 +39,10 @@ export interface ReaperTimes {
 
 export function reaperTimes(nowMs: number, terms: ReaperTerms): ReaperTimes {
   return {
-    rule: ruleTimes(nowMs, { leaseDurationMs: 0, claimTimeoutMs: terms.claimTimeoutMs }),
+    rule: ruleTimes(nowMs, {
+      leaseDurationMs: terms.leaseDurationMs ?? 0,
+      claimTimeoutMs: terms.claimTimeoutMs,
+    }),
     reclaimCutoff: formatLeaseTime(nowMs - terms.graceMs),
   };
 }

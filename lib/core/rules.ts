@@ -57,6 +57,8 @@ export interface RuleTimes {
   readonly now: string;
   /** A claim made (or, for a Go-written claim, a lease expiring) before this has lapsed. */
   readonly claimCutoff: string;
+  /** A claim of ours on a lease that ended before this has lapsed: the claimer had a lease period to take it. */
+  readonly handoverCutoff: string;
   /** The LeaseTimeout a take or renewal writes. */
   readonly newLeaseTimeout: string;
 }
@@ -66,6 +68,7 @@ export function ruleTimes(nowMs: number, terms: LeaseTerms): RuleTimes {
     nowMs,
     now: formatLeaseTime(nowMs),
     claimCutoff: formatLeaseTime(nowMs - terms.claimTimeoutMs),
+    handoverCutoff: formatLeaseTime(nowMs - terms.leaseDurationMs),
     newLeaseTimeout: formatLeaseTime(nowMs + terms.leaseDurationMs),
   };
 }
@@ -120,14 +123,20 @@ export const hasLiveOwner = (t: RuleTimes): Condition =>
   and(nonEmpty(Attr.AssignedTo), compare(attr(Attr.LeaseTimeout), '>', t.now));
 
 /**
- * A pending claim still counts. Our claims carry ClaimedAt; a claim the Go library wrote has none, and
- * lapses, as there, a claim timeout after the lease it targets expired.
+ * A pending claim still counts. Our claims carry ClaimedAt and lapse a claim timeout after it, or one
+ * lease period after the claimed lease ended (released or expired), whichever comes first: the owner
+ * hands over by releasing, and a claimer that crashed meanwhile must not keep the shard from everyone
+ * for the whole claim timeout. A claim the Go library wrote has no ClaimedAt and lapses, as there, a
+ * claim timeout after the lease it targets expired.
  */
 export const claimIsFresh = (t: RuleTimes): Condition =>
   and(
     nonEmpty(Attr.ClaimRequest),
     or(
-      compare(attr(Attr.ClaimedAt), '>', t.claimCutoff),
+      and(
+        compare(attr(Attr.ClaimedAt), '>', t.claimCutoff),
+        compare(attr(Attr.LeaseTimeout), '>', t.handoverCutoff),
+      ),
       and(missing(Attr.ClaimedAt), compare(attr(Attr.LeaseTimeout), '>', t.claimCutoff)),
     ),
   );
@@ -212,6 +221,12 @@ export interface TakeRequest {
   readonly parentShardId?: string;
   /** Initial checkpoint, recorded only when the row has none (a take never moves a checkpoint). */
   readonly checkpoint?: string;
+  /**
+   * Take a new lease even when the caller already holds a live one: the counter moves, so anything
+   * still in flight for the lease the caller gave up (a release, a checkpoint) is fenced off. The
+   * coordinator takes this way, since it only takes shards it no longer counts as its own.
+   */
+  readonly newLease?: boolean;
 }
 
 const leaseIsUnexpired = (t: RuleTimes): Condition => compare(attr(Attr.LeaseTimeout), '>', t.now);
@@ -277,11 +292,14 @@ export function renewUpdate(
  */
 const emptyCheckpoint = (): Condition => compare(attr(Attr.Checkpoint), '=', '');
 
-function takeOverEmptyCheckpoint(request: TakeRequest & { checkpoint: string }): WritePlan {
+function takeOverEmptyCheckpoint(
+  request: TakeRequest & { checkpoint: string },
+  condition: (t: RuleTimes) => Condition,
+): WritePlan {
   return (t) => {
     const base = takeUpdate(request, t);
     return {
-      condition: and(takeCondition(request.workerId, t), emptyCheckpoint()),
+      condition: and(condition(t), emptyCheckpoint()),
       update: {
         set: base.set.map(([name, value]) =>
           name === Attr.Checkpoint ? [name, { kind: 'set', value: request.checkpoint }] : [name, value],
@@ -298,23 +316,21 @@ function takeOverEmptyCheckpoint(request: TakeRequest & { checkpoint: string }):
  * renewal. One write in the common case; a renewal through GetLease costs a refused take first.
  */
 export function takePlan(request: TakeRequest): WritePlan {
+  const condition = (t: RuleTimes) =>
+    request.newLease
+      ? and(not(claimBlocks(request.workerId, t)), or(not(hasLiveOwner(t)), ownedBy(request.workerId)))
+      : takeCondition(request.workerId, t);
   return (t) => ({
-    condition:
-      request.checkpoint === undefined
-        ? takeCondition(request.workerId, t)
-        : and(takeCondition(request.workerId, t), not(emptyCheckpoint())),
+    condition: request.checkpoint === undefined ? condition(t) : and(condition(t), not(emptyCheckpoint())),
     update: takeUpdate(request, t),
     onRefusal: (row) => {
-      if (holds(holdsLiveUncontested(request.workerId, t), row)) {
+      if (!request.newLease && holds(holdsLiveUncontested(request.workerId, t), row)) {
         // Should the lease expire before the renewal lands, GetLease takes it again, as it would any other.
         return next(renewPlan(request.workerId, { ...request, otherwise: () => next(takePlan(request)) }));
       }
       const { checkpoint } = request;
-      if (
-        checkpoint !== undefined &&
-        holds(and(takeCondition(request.workerId, t), emptyCheckpoint()), row)
-      ) {
-        return next(takeOverEmptyCheckpoint({ ...request, checkpoint }));
+      if (checkpoint !== undefined && holds(and(condition(t), emptyCheckpoint()), row)) {
+        return next(takeOverEmptyCheckpoint({ ...request, checkpoint }, condition));
       }
       return fail(explainTakeRefusal(row, request.workerId, t));
     },

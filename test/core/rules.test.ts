@@ -44,6 +44,7 @@ describe('ruleTimes', () => {
       nowMs: NOW,
       now: '2026-11-24T19:00:00.000000001Z',
       claimCutoff: '2026-11-24T18:59:00.000000001Z',
+      handoverCutoff: '2026-11-24T18:59:50.000000001Z',
       newLeaseTimeout: '2026-11-24T19:00:10.000000001Z',
     });
   });
@@ -89,6 +90,23 @@ describe('take and renew conditions', () => {
     };
     expect(evaluateCondition(takeCondition('w3', t), goClaim)).toBe(false);
     expect(evaluateCondition(takeCondition('w3', t), { ...goClaim, LeaseTimeout: at(-60_000) })).toBe(true);
+  });
+});
+
+describe('claims', () => {
+  it('lapse one lease period after the claimed lease ended, so that a crashed claimer blocks nobody for long', () => {
+    const released: LeaseRow = {
+      ShardID: 's',
+      LeaseTimeout: at(-1),
+      ClaimRequest: 'w2',
+      ClaimedAt: at(-1_000),
+    };
+    expect(evaluateCondition(takeCondition('w3', t), released)).toBe(false);
+    expect(
+      evaluateCondition(takeCondition('w3', t), { ...released, LeaseTimeout: at(-terms.leaseDurationMs) }),
+    ).toBe(true);
+    // Still the claimer's meanwhile.
+    expect(evaluateCondition(takeCondition('w2', t), released)).toBe(true);
   });
 });
 

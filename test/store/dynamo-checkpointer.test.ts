@@ -99,6 +99,22 @@ describe('getLease', () => {
     await expect(cp.getLease(id, { workerId: 'w1' })).resolves.toMatchObject({ leaseCounter: 2 });
   });
 
+  it('takes a new lease with newLease even from the holder, so that a late release of the old one is fenced off', async () => {
+    const id = shard();
+    const old = await cp.getLease(id, { workerId: 'w1' });
+    const fresh = await cp.getLease(id, { workerId: 'w1', newLease: true });
+    expect(fresh.leaseCounter).toBe(old.leaseCounter + 1);
+    await cp.removeLeaseOwner(id, 'w1', { leaseCounter: old.leaseCounter });
+    await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
+    await expect(
+      cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '5', leaseCounter: old.leaseCounter }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    // Still refused while another worker holds it.
+    await expect(cp.getLease(id, { workerId: 'w2', newLease: true })).rejects.toBeInstanceOf(
+      LeaseNotAcquiredError,
+    );
+  });
+
   it('never shortens a lease: a renewal computed at an earlier instant answers with the longer lease', async () => {
     const id = shard();
     const late = new ManualClock(clock.now() + 2_000);

@@ -38,8 +38,15 @@ class Model {
     return r.owner !== undefined && r.timeoutMs !== undefined && r.timeoutMs > now;
   }
 
+  /** A claim counts for a claim timeout, and no longer than a lease period after the claimed lease ended. */
   private claimPending(r: ModelRow, now: number): boolean {
-    return r.claim !== undefined && r.claimedAtMs !== undefined && r.claimedAtMs > now - CLAIM;
+    return (
+      r.claim !== undefined &&
+      r.claimedAtMs !== undefined &&
+      r.claimedAtMs > now - CLAIM &&
+      r.timeoutMs !== undefined &&
+      r.timeoutMs > now - LEASE
+    );
   }
 
   /** A take (the lease changes hands, the counter moves) or, for the live holder, a renewal. */
