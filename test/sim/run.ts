@@ -1,0 +1,95 @@
+/**
+ * Replays simulated runs from the command line (tsx):
+ *
+ *   npm run sim -- --seed 42 [--verbose]         one seed: its full trace, then its summary
+ *   npm run sim -- --seeds 1..1000 [--threads N]  a range, in worker threads: each failing seed (its
+ *                                                 violations and trace tail), then the counts
+ *
+ * `--verbose` adds the coordinators' own log lines to the trace. `--set name=value` replaces a number
+ * (or the mode) of every seed's world, e.g. `--set claimTimeoutMs=12000` or `--set mode=heartbeat`.
+ * The exit code is 1 when a seed fails.
+ */
+import { defaultThreads, runSeedsInParallel } from './parallel';
+import { describeFailure, formatSummary } from './report';
+import { runSeed, type WorldOverrides } from './world';
+
+const USAGE =
+  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N]; either with [--set name=value]...';
+
+interface Args {
+  readonly from: number;
+  readonly to: number;
+  readonly single: boolean;
+  readonly verbose: boolean;
+  readonly threads: number;
+  readonly overrides: WorldOverrides;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let range: [number, number] | undefined;
+  let single = false;
+  let verbose = false;
+  let threads = defaultThreads();
+  const overrides: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--verbose' || arg === '-v') verbose = true;
+    else if (arg === '--seed') {
+      const seed = parseNumber(argv[++i]);
+      range = [seed, seed];
+      single = true;
+    } else if (arg === '--seeds') {
+      const [from, to] = String(argv[++i]).split('..');
+      range = [parseNumber(from), parseNumber(to ?? from)];
+      if (range[1] < range[0]) throw new Error(`--seeds ${range[0]}..${range[1]}: the range is empty`);
+    } else if (arg === '--threads') threads = Math.max(1, parseNumber(argv[++i]));
+    else if (arg === '--set') {
+      const [name, value] = String(argv[++i]).split('=');
+      if (!name || value === undefined) throw new Error(`--set wants name=value\n${USAGE}`);
+      overrides[name] = name === 'mode' ? value : parseNumber(value);
+    } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  if (!range) throw new Error(USAGE);
+  return { from: range[0], to: range[1], single, verbose, threads, overrides: overrides as WorldOverrides };
+}
+
+function parseNumber(text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a whole number: ${text}\n${USAGE}`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.single) {
+    const result = await runSeed(
+      args.from,
+      { verbose: args.verbose, stopAtFirstViolation: false },
+      args.overrides,
+    );
+    console.log(result.trace.format());
+    console.log('');
+    for (const v of result.violations) console.log(`VIOLATION at ${v.atMs} ms ${v.kind}: ${v.message}`);
+    console.log(JSON.stringify(result.summary, null, 2));
+    return result.ok ? 0 : 1;
+  }
+  const { stats, failures, realMs } = await runSeedsInParallel(
+    args.from,
+    args.to,
+    args.threads,
+    args.overrides,
+  );
+  for (const failure of failures) console.log(`${describeFailure(failure)}\n`);
+  console.log(formatSummary(stats, realMs));
+  return failures.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 2;
+  },
+);
