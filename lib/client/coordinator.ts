@@ -166,7 +166,8 @@ export class LeaseCoordinator {
   private readonly held = new Map<string, Held>();
   /** Shards whose processor returned or threw: not taken again before `until`. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
-  private steal: PendingSteal | undefined;
+  /** Claims made and not yet come through, by shard id (listing mode makes one at a time). */
+  private readonly steals = new Map<string, PendingSteal>();
   private nextRenewAt = 0;
   private nextRebalanceAt = 0;
   private renewing: Promise<void> | undefined;
@@ -214,9 +215,9 @@ export class LeaseCoordinator {
     return [...this.held.keys()].sort();
   }
 
-  /** The shard this worker has claimed and waits for, if any. */
+  /** A shard this worker has claimed and waits for, if any. */
   pendingSteal(): string | undefined {
-    return this.steal?.shard.shardId;
+    return this.steals.keys().next().value;
   }
 
   /** Runs a first cycle now, then keeps renewing and rebalancing on the scheduler's timers. */
@@ -247,8 +248,7 @@ export class LeaseCoordinator {
       // says (started by the heartbeat) and in between only follows a pending steal.
       const due = this.shardSource !== undefined && now + this.tolerance >= this.nextRebalanceAt;
       if (due) this.nextRebalanceAt = now + this.rebalanceIntervalMs;
-      const steal = this.steal;
-      const work = due ? this.rebalance() : steal ? this.followSteal(steal) : undefined;
+      const work = due ? this.rebalance() : this.steals.size > 0 ? this.followSteals() : undefined;
       this.startRebalancing(work);
     }
     await Promise.all([this.renewing, this.rebalancing]);
@@ -273,7 +273,7 @@ export class LeaseCoordinator {
     this.loopTimer = undefined;
     this.stopped = true;
     this.started = false;
-    this.steal = undefined;
+    this.steals.clear();
     const release = options.release ?? true;
     const leases = [...this.held.values()];
     const work = (async () => {
@@ -375,18 +375,30 @@ export class LeaseCoordinator {
     return answered;
   }
 
-  /** Takes what the service's plan offers, then claims the shard it advises stealing. */
+  /** Takes what the service's plan offers, then claims the shards it advises stealing. */
   private async followPlan(plan: HeartbeatResult): Promise<void> {
     for (const shardId of plan.take) {
       if (this.held.size >= this.maxLeases || this.stopped) break;
       if (this.held.has(shardId) || this.backingOff(shardId)) continue;
       await this.take({ shardId });
     }
-    const steal = plan.steal;
-    if (!steal || this.steal || this.stopped || this.held.size >= Math.min(plan.target, this.maxLeases))
-      return;
-    if (this.backingOff(steal.shardId)) return;
-    await this.claim({ shardId: steal.shardId }, steal.victim);
+    this.dropOverdueSteals();
+    const room = Math.min(plan.target, this.maxLeases) - this.held.size - this.steals.size;
+    const advised = plan.steals.filter(
+      (steal) =>
+        !this.steals.has(steal.shardId) && !this.held.has(steal.shardId) && !this.backingOff(steal.shardId),
+    );
+    for (const steal of advised.slice(0, Math.max(0, room))) {
+      if (this.stopped) return;
+      await this.claim({ shardId: steal.shardId }, steal.victim);
+    }
+  }
+
+  private dropOverdueSteals(): void {
+    const now = this.scheduler.now();
+    for (const [shardId, steal] of this.steals) {
+      if (now - steal.since > this.stealTimeoutMs) this.steals.delete(shardId);
+    }
   }
 
   private onRenewalLost(lost: LostLease): Promise<void> {
@@ -502,10 +514,9 @@ export class LeaseCoordinator {
     const plan = planBalance({ workerId: this.workerId, shards, rows, nowMs: now });
     const share = Math.min(plan.share, this.maxLeases);
 
-    if (this.steal) {
-      const row = rowById.get(this.steal.shard.shardId);
-      const overdue = now - this.steal.since > this.stealTimeoutMs;
-      if (overdue || !row || row.claimRequest !== this.workerId) this.steal = undefined;
+    this.dropOverdueSteals();
+    for (const shardId of [...this.steals.keys()]) {
+      if (rowById.get(shardId)?.claimRequest !== this.workerId) this.steals.delete(shardId);
     }
     for (const shardId of plan.free) {
       if (this.held.size >= share || this.stopped) break;
@@ -513,7 +524,7 @@ export class LeaseCoordinator {
       const shard = byId.get(shardId);
       if (shard) await this.take(shard);
     }
-    if (this.steal || this.held.size >= share || !plan.steal || this.stopped) return;
+    if (this.steals.size > 0 || this.held.size >= share || !plan.steal || this.stopped) return;
     const target = byId.get(plan.steal.shardId);
     if (!target || this.backingOff(target.shardId)) return;
     await this.claim(target, plan.steal.victim);
@@ -522,7 +533,7 @@ export class LeaseCoordinator {
   private async claim(target: ShardLineage, victim: string): Promise<void> {
     try {
       await this.bounded(this.checkpointer.claimShard(target.shardId, this.workerId), 'claimShard');
-      this.steal = { shard: target, since: this.scheduler.now() };
+      this.steals.set(target.shardId, { shard: target, since: this.scheduler.now() });
       this.logger.info('shard claimed', { shardId: target.shardId, from: victim });
     } catch (error) {
       // Someone else claimed it first, or it ended meanwhile: the next plan decides again.
@@ -537,12 +548,13 @@ export class LeaseCoordinator {
     return entry !== undefined && entry.until > this.scheduler.now();
   }
 
-  private async followSteal(steal: PendingSteal): Promise<void> {
-    if (this.scheduler.now() - steal.since > this.stealTimeoutMs) {
-      this.steal = undefined;
-      return;
+  /** Between plans, asks for each claimed shard directly: it comes over as soon as its owner releases it. */
+  private async followSteals(): Promise<void> {
+    this.dropOverdueSteals();
+    for (const steal of [...this.steals.values()]) {
+      if (this.stopped) return;
+      await this.take(steal.shard);
     }
-    await this.take(steal.shard);
   }
 
   private async take(shard: ShardLineage): Promise<void> {
@@ -562,16 +574,13 @@ export class LeaseCoordinator {
         'getLease',
       );
     } catch (error) {
-      if (isCode(error, ErrorCode.ShardClaimed) && this.steal?.shard.shardId === shard.shardId) {
-        this.steal = undefined;
-      }
+      if (isCode(error, ErrorCode.ShardClaimed)) this.steals.delete(shard.shardId);
       if (!isCode(error, ErrorCode.LeaseNotAcquired, ErrorCode.ShardClaimed)) {
         this.logger.warn('lease take failed', { shardId: shard.shardId, error });
       }
       return;
     }
-    if (this.steal?.shard.shardId === shard.shardId) {
-      this.steal = undefined;
+    if (this.steals.delete(shard.shardId)) {
       // A steal came through: look again at the next cycle, not a whole rebalance period later, so that
       // a newcomer reaches its share in a few renewal periods. Settled workers keep the slow pace.
       this.nextRebalanceAt = Math.min(this.nextRebalanceAt, started + this.renewIntervalMs);

@@ -241,7 +241,7 @@ export class ShardLeaseClient implements Checkpointer {
       lost: out.lost ?? [],
       failed: out.failed ?? [],
       take: out.take ?? [],
-      ...(out.steal !== undefined && { steal: out.steal }),
+      steals: out.steals ?? [],
       target: out.target ?? 0,
     };
   }

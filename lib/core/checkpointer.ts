@@ -78,8 +78,8 @@ export interface StealAdvice {
 export interface HeartbeatResult extends RenewResult {
   /** Shards to take now (free, eligible, parents before children), up to this worker's target. */
   readonly take: readonly string[];
-  /** A shard to claim, when no free shard is left for this worker and another is above its target. */
-  readonly steal?: StealAdvice;
+  /** Shards to claim, when no free shard is left for this worker and others are above their targets. */
+  readonly steals: readonly StealAdvice[];
   /** How many leases this worker should hold. */
   readonly target: number;
 }

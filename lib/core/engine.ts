@@ -240,7 +240,7 @@ export class LeaseEngine implements Checkpointer {
     return {
       ...renewal,
       take: plan.take.filter((shardId) => !lost.has(shardId)),
-      ...(plan.steal !== undefined && !lost.has(plan.steal.shardId) && { steal: plan.steal }),
+      steals: plan.steals.filter((steal) => !lost.has(steal.shardId)),
       target: plan.target,
     };
   }

@@ -8,7 +8,9 @@
  * ceil(E/W) (capped by a capacity it declares), the larger targets going to the workers already
  * holding more, so that a settled fleet moves nothing. Free shards go to workers below target,
  * round-robin in worker order, a shard claimed by a live worker to its claimer first. Once no free
- * shard is left, each worker below target steals one shard from the worker most above its target.
+ * shard is left, workers below target steal, one shard per turn round-robin, each from the worker most
+ * above its target, until every deficit or every surplus is gone: a newcomer gets its whole share in
+ * one handover instead of one shard per period.
  */
 import { eligibleShards, type ShardLineage } from './eligibility';
 import type { Lease } from './lease-row';
@@ -47,8 +49,8 @@ export interface FleetAssignment {
   readonly holdings: ReadonlyMap<string, readonly string[]>;
   /** Free shards to take now, by worker. */
   readonly takes: ReadonlyMap<string, readonly string[]>;
-  /** One shard to claim, for a worker below target when no free shard is left for it. */
-  readonly steals: ReadonlyMap<string, Steal>;
+  /** Shards to claim, for a worker below target when no free shard is left for it. */
+  readonly steals: ReadonlyMap<string, readonly Steal[]>;
 }
 
 export interface AssignOptions {
@@ -128,21 +130,29 @@ export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): Fl
     }
   }
 
-  // No free shard left for some: one steal each, from the worker most above its target, of a shard
-  // nobody has claimed yet. A victim gives at most its surplus.
-  const steals = new Map<string, Steal>();
+  // No free shard left for some: they steal, one shard per turn round-robin, each from the worker most
+  // above its target, of shards nobody has claimed yet. A victim gives at most its surplus.
+  const steals = new Map<string, Steal[]>();
   const surplus = new Map(workers.map((w) => [w, load(w) - (targets.get(w) ?? 0)]));
   const claimed = new Set(eligible.filter((id) => rows.get(id)?.claimRequest !== undefined));
-  for (const thief of hungry()) {
-    const victim = workers
-      .filter((w) => w !== thief && (surplus.get(w) ?? 0) > 0)
-      .sort((a, b) => (surplus.get(b) ?? 0) - (surplus.get(a) ?? 0) || a.localeCompare(b))[0];
-    if (victim === undefined) break;
-    const shardId = holdings.get(victim)?.find((id) => !claimed.has(id));
-    if (shardId === undefined) continue;
-    claimed.add(shardId);
-    surplus.set(victim, (surplus.get(victim) ?? 0) - 1);
-    steals.set(thief, { shardId, victim });
+  const victims = workers.filter((w) => (surplus.get(w) ?? 0) > 0);
+  let thieves = hungry();
+  while (thieves.length > 0 && victims.length > 0) {
+    for (const thief of thieves) {
+      victims.sort((a, b) => (surplus.get(b) ?? 0) - (surplus.get(a) ?? 0) || a.localeCompare(b));
+      const victim = victims.find((w) => w !== thief && (surplus.get(w) ?? 0) > 0);
+      const shardId = victim && holdings.get(victim)?.find((id) => !claimed.has(id));
+      if (!victim || shardId === undefined) {
+        deficit.set(thief, 0);
+        continue;
+      }
+      claimed.add(shardId);
+      surplus.set(victim, (surplus.get(victim) ?? 0) - 1);
+      deficit.set(thief, (deficit.get(thief) ?? 0) - 1);
+      steals.set(thief, [...(steals.get(thief) ?? []), { shardId, victim }]);
+    }
+    thieves = hungry();
+    if (!victims.some((w) => (surplus.get(w) ?? 0) > 0)) break;
   }
   return { eligible, workers, targets, holdings, takes, steals };
 }
@@ -184,8 +194,8 @@ function fairTargets(
 export interface WorkerPlan {
   /** Shards to take now (free, eligible, parents before children). */
   readonly take: readonly string[];
-  /** A shard to claim from an overloaded worker. */
-  readonly steal?: Steal;
+  /** Shards to claim from overloaded workers. */
+  readonly steals: readonly Steal[];
   /** How many leases this worker should hold. */
   readonly target: number;
 }
@@ -196,11 +206,9 @@ export function planForWorker(
   workerId: string,
   held: ReadonlySet<string>,
 ): WorkerPlan {
-  const take = (assignment.takes.get(workerId) ?? []).filter((id) => !held.has(id));
-  const steal = assignment.steals.get(workerId);
   return {
-    take,
-    ...(steal !== undefined && !held.has(steal.shardId) && { steal }),
+    take: (assignment.takes.get(workerId) ?? []).filter((id) => !held.has(id)),
+    steals: (assignment.steals.get(workerId) ?? []).filter((steal) => !held.has(steal.shardId)),
     target: assignment.targets.get(workerId) ?? 0,
   };
 }

@@ -80,12 +80,18 @@ describe('assignFleet', () => {
     expect(assign(snapshot(ended, [beat('a'), beat('b')])).eligible).toEqual(['s1', 's2']);
   });
 
-  it('steals one shard for a worker below target from the worker most above it, never a claimed one', () => {
+  it('gives workers below target their whole deficit in steals, round-robin, never a claimed shard', () => {
     const leases = [0, 1, 2, 3, 4, 5].map((n) => owned(n, 'a', n === 0 ? { claimRequest: 'z' } : {}));
     const plan = assign(snapshot(leases, [beat('a'), beat('b'), beat('c')]));
     expect(plan.targets.get('a')).toBe(2);
-    expect(plan.steals.get('b')).toEqual({ shardId: 's1', victim: 'a' });
-    expect(plan.steals.get('c')).toEqual({ shardId: 's2', victim: 'a' });
+    expect(plan.steals.get('b')).toEqual([
+      { shardId: 's1', victim: 'a' },
+      { shardId: 's3', victim: 'a' },
+    ]);
+    expect(plan.steals.get('c')).toEqual([
+      { shardId: 's2', victim: 'a' },
+      { shardId: 's4', victim: 'a' },
+    ]);
   });
 
   it('moves nothing in a settled fleet: the larger targets go to the workers holding more', () => {
@@ -106,7 +112,7 @@ describe('assignFleet', () => {
     expect([plan.targets.get('b'), plan.targets.get('c')]).toEqual([4, 4]);
   });
 
-  it('converges any fleet to loads that differ by at most one, each round giving out only free shards and one steal each', () => {
+  it('converges any fleet to loads that differ by at most one, each round giving out only free shards and steals of surplus', () => {
     const fleet = fc.record({
       shards: fc.integer({ min: 0, max: 60 }),
       workers: fc.integer({ min: 1, max: 12 }),
@@ -139,9 +145,11 @@ describe('assignFleet', () => {
             for (const id of p.take) owner.set(id, w);
           }
           // A steal: the victim hands the shard over and the thief takes it.
-          for (const [thief, steal] of plan.steals) {
-            expect(owner.get(steal.shardId)).toBe(steal.victim);
-            owner.set(steal.shardId, thief);
+          for (const [thief, list] of plan.steals) {
+            for (const steal of list) {
+              expect(owner.get(steal.shardId)).toBe(steal.victim);
+              owner.set(steal.shardId, thief);
+            }
           }
           if (given.length === 0 && plan.steals.size === 0) break;
         }

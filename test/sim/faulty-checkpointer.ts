@@ -351,7 +351,9 @@ export class FaultyCheckpointer implements Checkpointer {
           .join(
             ' ',
           )}] failed [${r.failed.map((l) => `${l.shardId}:${l.code}`).join(' ')}] take [${r.take.join(' ')}]${
-          r.steal ? ` steal ${r.steal.shardId} from ${r.steal.victim}` : ''
+          r.steals.length > 0
+            ? ` steal ${r.steals.map((x) => `${x.shardId} from ${x.victim}`).join(', ')}`
+            : ''
         } target ${r.target}`,
     );
   }

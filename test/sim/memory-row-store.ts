@@ -141,7 +141,7 @@ export class MemoryRowStore implements RowStore {
     return projected;
   }
 
-  async page(limit: number, afterShardId?: string): Promise<RowPage> {
+  async page(limit: number, afterShardId?: string, consistent = true): Promise<RowPage> {
     this.maybeFault('Scan', undefined);
     const keys = [...this.rows.keys()].sort();
     const rows: LeaseRow[] = [];
@@ -158,17 +158,18 @@ export class MemoryRowStore implements RowStore {
       rows.push(row);
       bytes += itemBytes(row);
     }
-    this.bill('Scan', undefined, bytes, false);
+    // An eventually consistent read costs half a read unit per 4 KB.
+    this.bill('Scan', undefined, consistent ? bytes : bytes / 2, false);
     // DynamoDB hands back LastEvaluatedKey whenever a page stops at its limit, even if nothing follows.
     const lastKey = rows[rows.length - 1]?.[Attr.ShardId];
     const more = full || (rows.length > 0 && rows.length === limit);
     return { rows, ...(more && typeof lastKey === 'string' && { lastShardId: lastKey }) };
   }
 
-  async *scan(): AsyncGenerator<LeaseRow> {
+  async *scan(options: { readonly consistent?: boolean } = {}): AsyncGenerator<LeaseRow> {
     let after: string | undefined;
     do {
-      const page = await this.page(Number.MAX_SAFE_INTEGER, after);
+      const page = await this.page(Number.MAX_SAFE_INTEGER, after, options.consistent ?? true);
       yield* page.rows;
       after = page.lastShardId;
     } while (after !== undefined);

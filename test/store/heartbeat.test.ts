@@ -103,12 +103,12 @@ describe('heartbeat', () => {
     for (const w of workers) {
       const result = await w.beat();
       expect(result.take).toEqual([]);
-      expect(result.steal).toBeUndefined();
+      expect(result.steals).toEqual([]);
       expect(result.renewed).toHaveLength(w.held.size);
     }
   });
 
-  it('lets a newcomer steal from the most loaded worker, one shard at a time', async () => {
+  it('lets a newcomer claim its whole share from the most loaded worker', async () => {
     await discover(4);
     const a = worker(table.checkpointer, 'a');
     await a.beat();
@@ -121,6 +121,10 @@ describe('heartbeat', () => {
     await a.beat();
     const advice = await b.beat();
     expect(advice.target).toBe(2);
-    expect(advice.steal).toEqual({ shardId: expect.any(String), victim: 'a' });
+    // The whole share in one handover: two shards to claim at once.
+    expect(advice.steals).toEqual([
+      { shardId: expect.any(String), victim: 'a' },
+      { shardId: expect.any(String), victim: 'a' },
+    ]);
   });
 });
