@@ -1,7 +1,7 @@
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy`. Optional context: `-c streamNames=a,b` (Kinesis
- * streams the reaper checks), `-c stackName=...`. cdk-nag's AwsSolutions pack runs on every synth, so a
- * finding fails it.
+ * streams: one ShardLease, with its own table, per stream, all in the one stack), `-c stackName=...`.
+ * cdk-nag's AwsSolutions pack runs on every synth, so a finding fails it.
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';

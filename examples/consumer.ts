@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
   const coordinator = new LeaseCoordinator({
     checkpointer: new ShardLeaseClient({ baseUrl: config.shardLeaseUrl }),
-    shardSource: new KinesisShardSource({ client: kinesis, streamNames: [config.streamName] }),
+    shardSource: new KinesisShardSource({ client: kinesis, streamName: config.streamName }),
     workerId: config.workerId,
     leaseDurationMs: config.leaseDurationMs,
     logger,

@@ -6,6 +6,7 @@
 
 export {
   type CoordinatorEvents,
+  type CoordinatorLogger,
   LeaseCoordinator,
   type LeaseCoordinatorOptions,
   type LeaseLossReason,

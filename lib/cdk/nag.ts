@@ -25,15 +25,23 @@ function flatten(node: unknown): string {
   return JSON.stringify(node);
 }
 
-/** Acknowledges AwsSolutions-IAM5 for exactly this execute-api ARN (a whole stage) under `scope`. */
-export function acknowledgeStageWildcard(scope: IConstruct, stageArn: string): void {
-  Validations.of(scope).acknowledge({
-    id: `AwsSolutions::AwsSolutions-IAM5[Resource::${flatten(Stack.of(scope).resolve(stageArn))}]`,
-    reason:
-      'Callers of this service may call every route of its one stage: IAM is checked against the ' +
-      "request's own path before routing, so unmatched paths (answered 404/405 by the $default route) " +
-      'and path parameters ({shardId}, {workerId}) can only be covered by a wildcard.',
-  });
+/**
+ * Acknowledges AwsSolutions-IAM5 for exactly these execute-api ARNs on one of the construct's own
+ * policies: the `*` of each stands for a path parameter of one route. Never called on a grantee, whose
+ * findings are its owner's to judge.
+ */
+export function acknowledgeRouteWildcards(policy: IConstruct, routeArns: readonly string[]): void {
+  const stack = Stack.of(policy);
+  for (const arn of routeArns) {
+    const flat = flatten(stack.resolve(arn));
+    if (!flat.includes('*')) continue;
+    Validations.of(policy).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::${flat}]`,
+      reason:
+        'One route of the shardlease API per ARN, method and path fixed: the wildcard stands for a path ' +
+        'parameter ({shardId}, {workerId}), which an execute-api ARN can only match with a wildcard.',
+    });
+  }
 }
 
 /** The runtime is pinned to Node.js 22 on purpose; AwsSolutions-L1 asks for the newest. */

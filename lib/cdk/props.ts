@@ -3,10 +3,12 @@
  * the author sees it, instead of at cold start in every Lambda (where loadConfig would reject it too).
  */
 import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Schedule } from 'aws-cdk-lib/aws-events';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 
 export type ShardLeaseLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
@@ -22,6 +24,52 @@ export interface ShardLeaseThrottle {
    * @default 2000
    */
   readonly burstLimit?: number;
+}
+
+/**
+ * The service's own alarms: faults, slowness, a stalled reaper and lease churn, besides the function
+ * errors and throttles. Every threshold has a default; `enabled: false` creates none.
+ */
+export interface ShardLeaseAlarmProps {
+  /**
+   * Whether to create the alarms at all.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Notified when any alarm goes off and when it clears again.
+   * @default - no notification
+   */
+  readonly topic?: ITopic;
+  /**
+   * Further actions of every alarm when it goes off (an SSM OpsItem, an incident, a Lambda), in
+   * addition to `topic`.
+   * @default - none
+   */
+  readonly actions?: readonly IAlarmAction[];
+  /**
+   * API 5xx responses in 5 minutes that raise the alarm. Every 5xx is a fault the service could not
+   * hide: the handlers turn DynamoDB faults into 500 responses instead of failing the function.
+   * @default 1
+   */
+  readonly apiServerErrors?: number;
+  /**
+   * The API's p99 latency that, exceeded in 3 of 5 minutes, raises the alarm.
+   * @default - a fifth of `leaseDuration`, at least 1 second (2 seconds for the default lease)
+   */
+  readonly apiLatencyP99?: Duration;
+  /**
+   * Lease losses per minute (workers told that a lease they held is gone) that, exceeded for 3 minutes
+   * in a row, raise the alarm.
+   * @default 10
+   */
+  readonly leaseLossesPerMinute?: number;
+  /**
+   * The reaper's schedule period, for the alarm on a reaper that has not completed a pass in 3 periods.
+   * Only needed when `reaperSchedule` is a cron expression; a rate carries its period.
+   * @default - the rate of `reaperSchedule`
+   */
+  readonly reaperPeriod?: Duration;
 }
 
 export interface ShardLeaseProps {
@@ -54,11 +102,13 @@ export interface ShardLeaseProps {
    */
   readonly reaperDeletesEndedRows?: boolean;
   /**
-   * The Kinesis streams whose shards the leases are for: the reaper removes the row of a shard that
-   * none of them lists any more, and gets `kinesis:ListShards` on exactly these streams.
+   * The Kinesis stream whose shards the leases are for: the reaper removes the row of a shard the
+   * stream no longer lists, creates rows for new shards, and gets `kinesis:ListShards` on this stream
+   * only. One construct (one table) serves one stream, because shard ids repeat across streams; for
+   * several streams, make one construct per stream.
    * @default - none: rows are removed only for ended shards whose children all have rows
    */
-  readonly streams?: readonly IStream[];
+  readonly stream?: IStream;
   /**
    * An existing lease table (for instance one a vmware-go-kcl-v2 fleet already uses), key `ShardID` (S).
    * It is not modified; `tableName` and the table settings do not apply to it.
@@ -112,6 +162,29 @@ export interface ShardLeaseProps {
    * @default 'shardlease'
    */
   readonly serviceName?: string;
+  /**
+   * Alarms of the service, their thresholds and where they notify.
+   * @default - every alarm, with the default thresholds, and no action
+   */
+  readonly alarms?: ShardLeaseAlarmProps;
+  /**
+   * Whether to create a CloudWatch dashboard: leases per worker, renewals and losses, reaper passes,
+   * API errors and latency, and the alarms.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+}
+
+/** Alarm settings with every default applied. */
+export interface ResolvedAlarmProps {
+  readonly enabled: boolean;
+  readonly topic?: ITopic;
+  readonly actions: readonly IAlarmAction[];
+  readonly apiServerErrors: number;
+  readonly apiLatencyP99: Duration;
+  readonly leaseLossesPerMinute: number;
+  /** Undefined only when alarms are off. */
+  readonly reaperPeriod?: Duration;
 }
 
 /** Props with every default applied; optional only where "absent" is itself the default. */
@@ -121,7 +194,7 @@ export interface ResolvedShardLeaseProps {
   readonly reaperSchedule: Schedule;
   readonly reaperGrace: Duration;
   readonly reaperDeletesEndedRows: boolean;
-  readonly streams: readonly IStream[];
+  readonly stream?: IStream;
   readonly table?: ITable;
   readonly tableName?: string;
   readonly removalPolicy: RemovalPolicy;
@@ -132,6 +205,8 @@ export interface ResolvedShardLeaseProps {
   readonly throttle: Required<ShardLeaseThrottle>;
   readonly logLevel: ShardLeaseLogLevel;
   readonly serviceName: string;
+  readonly alarms: ResolvedAlarmProps;
+  readonly dashboard: boolean;
 }
 
 /** The ranges loadConfig accepts, so a synthesized stack never fails at cold start. */
@@ -143,11 +218,17 @@ const SERVICE_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
 class PropsChecker {
   readonly problems: string[] = [];
 
-  durationMs(name: string, value: Duration, minMs: number): number | undefined {
+  durationMs(
+    name: string,
+    value: Duration,
+    minMs: number,
+    maxMs = MAX_MS,
+    max = '1 day',
+  ): number | undefined {
     if (value.isUnresolved()) return undefined;
     const ms = value.toMilliseconds();
-    if (ms < minMs || ms > MAX_MS) {
-      this.problems.push(`${name} must be between ${minMs} ms and 1 day, got ${value.toHumanString()}`);
+    if (ms < minMs || ms > maxMs) {
+      this.problems.push(`${name} must be between ${minMs} ms and ${max}, got ${value.toHumanString()}`);
     }
     return ms;
   }
@@ -165,16 +246,88 @@ class PropsChecker {
   }
 }
 
+const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
+
+/** The period of a `rate(...)` schedule; undefined for a cron expression, whose runs need not be even. */
+function schedulePeriod(schedule: Schedule): Duration | undefined {
+  const match = RATE.exec(schedule.expressionString);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  const unit = match[2] ?? '';
+  if (unit.startsWith('minute')) return Duration.minutes(amount);
+  if (unit.startsWith('hour')) return Duration.hours(amount);
+  return Duration.days(amount);
+}
+
+/** CloudWatch evaluates at most one day of periods, and the stalled-reaper alarm looks at three. */
+const MAX_REAPER_PERIOD = Duration.hours(8);
+
+function resolveAlarms(
+  alarms: ShardLeaseAlarmProps,
+  leaseDuration: Duration,
+  reaperSchedule: Schedule,
+  check: PropsChecker,
+): ResolvedAlarmProps {
+  const enabled = alarms.enabled ?? true;
+  const leaseMs = leaseDuration.isUnresolved() ? undefined : leaseDuration.toMilliseconds();
+  const apiLatencyP99 =
+    alarms.apiLatencyP99 ??
+    Duration.millis(leaseMs === undefined ? 2000 : Math.max(1000, Math.round(leaseMs / 5)));
+  const reaperPeriod = alarms.reaperPeriod ?? schedulePeriod(reaperSchedule);
+  const resolved: ResolvedAlarmProps = {
+    enabled,
+    topic: alarms.topic,
+    actions: alarms.actions ?? [],
+    apiServerErrors: alarms.apiServerErrors ?? 1,
+    apiLatencyP99,
+    leaseLossesPerMinute: alarms.leaseLossesPerMinute ?? 10,
+    reaperPeriod,
+  };
+  if (!enabled) return resolved;
+  check.integer('alarms.apiServerErrors', resolved.apiServerErrors, 1);
+  check.integer('alarms.leaseLossesPerMinute', resolved.leaseLossesPerMinute, 0);
+  // API Gateway gives up on an integration after 30 s: a threshold above that never fires.
+  check.durationMs('alarms.apiLatencyP99', apiLatencyP99, 1, 30_000, '30 seconds');
+  if (reaperPeriod === undefined) {
+    check.problems.push(
+      `alarms.reaperPeriod is required when reaperSchedule is not a rate (got ` +
+        `${JSON.stringify(reaperSchedule.expressionString)}): the alarm on a stalled reaper counts periods`,
+    );
+  } else if (!reaperPeriod.isUnresolved()) {
+    const ms = reaperPeriod.toMilliseconds();
+    if (ms % 60_000 !== 0 || ms < 60_000 || ms > MAX_REAPER_PERIOD.toMilliseconds()) {
+      check.problems.push(
+        `the reaper period must be whole minutes from 1 minute to 8 hours (CloudWatch evaluates at most ` +
+          `a day, and the stalled-reaper alarm looks at 3 periods), got ${reaperPeriod.toHumanString()}`,
+      );
+    }
+  }
+  return resolved;
+}
+
 /** Applies defaults and throws one error listing every bad prop, each with the value it was given. */
 export function resolveProps(props: ShardLeaseProps): ResolvedShardLeaseProps {
+  const check = new PropsChecker();
+  // Written for the plural prop of earlier versions: refused loudly, not ignored (plain JavaScript
+  // callers get no compile error for it).
+  const legacy = props as { readonly streams?: unknown };
+  if (legacy.streams !== undefined) {
+    check.problems.push(
+      'streams is no longer supported: one ShardLease serves one stream (shard ids repeat across ' +
+        'streams, so two streams in one table would share rows); pass `stream`, and make one ' +
+        'ShardLease per stream',
+    );
+  }
   const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+  const leaseDuration = props.leaseDuration ?? Duration.seconds(10);
+  const reaperSchedule = props.reaperSchedule ?? Schedule.rate(Duration.minutes(1));
   const resolved: ResolvedShardLeaseProps = {
-    leaseDuration: props.leaseDuration ?? Duration.seconds(10),
+    leaseDuration,
     claimTimeout: props.claimTimeout ?? Duration.minutes(2),
-    reaperSchedule: props.reaperSchedule ?? Schedule.rate(Duration.minutes(1)),
+    reaperSchedule,
     reaperGrace: props.reaperGrace ?? Duration.seconds(10),
     reaperDeletesEndedRows: props.reaperDeletesEndedRows ?? true,
-    streams: props.streams ?? [],
+    stream: props.stream,
     table: props.table,
     tableName: props.tableName,
     removalPolicy,
@@ -188,9 +341,10 @@ export function resolveProps(props: ShardLeaseProps): ResolvedShardLeaseProps {
     },
     logLevel: props.logLevel ?? 'INFO',
     serviceName: props.serviceName ?? 'shardlease',
+    alarms: resolveAlarms(props.alarms ?? {}, leaseDuration, reaperSchedule, check),
+    dashboard: props.dashboard ?? true,
   };
 
-  const check = new PropsChecker();
   const leaseMs = check.durationMs('leaseDuration', resolved.leaseDuration, 100);
   const claimMs = check.durationMs('claimTimeout', resolved.claimTimeout, 100);
   check.durationMs('reaperGrace', resolved.reaperGrace, 0);

@@ -1,14 +1,30 @@
 /**
  * The whole service as one construct: the lease table, one function per route of ROUTES, the HTTP API
- * with IAM authorisation, the scheduled reaper, and alarms. Teams embed it in their own stack; the
- * ShardLeaseStack is a thin wrapper for deploying it alone.
+ * with IAM authorisation, the scheduled reaper, alarms and a dashboard. One construct serves one
+ * Kinesis stream, since shard ids repeat across streams: teams embed it in their own stack once per
+ * stream; the ShardLeaseStack is a thin wrapper for deploying it alone.
  */
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, type HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  LogQueryVisualizationType,
+  LogQueryWidget,
+  type MathExpression,
+  type MathExpressionOptions,
+  Metric,
+  type MetricOptions,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import {
   AttributeType,
   BillingMode,
@@ -20,20 +36,33 @@ import {
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import {
-  Grant,
+  type Grant,
   type IGrantable,
   ManagedPolicy,
   PolicyStatement,
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { REAPER_METRICS } from '../core/reaper-config';
 import { ROUTES, type Route } from '../http/routes';
+import { grantRoutes, grantTable, routeArn, routesFor, type ShardLeaseAudience } from './access';
+import { assertEsbuildAvailable } from './esbuild';
 import { lambdaEntry, packageLockFile } from './lambda-entry';
-import { acknowledgePinnedRuntime, acknowledgeStageWildcard } from './nag';
+import {
+  addSignalFilters,
+  LEASE_LOSS_SIGNALS,
+  LEASE_RENEWAL_SIGNALS,
+  LOG_METRICS,
+  REQUEST_LOG,
+  type SignalSource,
+  sumOfMetrics,
+} from './monitoring';
+import { acknowledgePinnedRuntime, acknowledgeRouteWildcards } from './nag';
 import { type ResolvedShardLeaseProps, resolveProps, type ShardLeaseProps } from './props';
 
 /** Everything DynamoCheckpointer calls on a table it does not create (library mode). */
@@ -61,6 +90,25 @@ export const REAPER_KINESIS_ACTIONS: readonly string[] = ['kinesis:ListShards'];
 const OPERATION_TIMEOUT = Duration.seconds(20);
 /** Shorter than the default one-minute schedule, so runs do not pile up. */
 const REAPER_TIMEOUT = Duration.seconds(50);
+
+/** Faults are rare and each one matters: counted over 5 minutes, one is enough by default. */
+const FAULT_PERIOD = Duration.minutes(5);
+/** Latency and lease churn change by the minute. */
+const MINUTE = Duration.minutes(1);
+
+/** The managed policy of each audience; `InvokePolicy` predates the split and stays the consumers'. */
+const POLICY_IDS: Readonly<Record<ShardLeaseAudience, string>> = {
+  consume: 'InvokePolicy',
+  read: 'ReadPolicy',
+  admin: 'AdminPolicy',
+};
+
+const AUDIENCE_DESCRIPTIONS: Readonly<Record<ShardLeaseAudience, string>> = {
+  consume: 'Calls the shardlease routes a consumer uses: its leases, checkpoints, renewals, claims and reads',
+  read: 'Calls the read-only shardlease routes',
+  admin:
+    'Calls the shardlease admin routes: POST /init and DELETE /shards/{shardId} (forced deletes included)',
+};
 
 /** One line per request; `$context.requestId` is required by API Gateway, the rest is for debugging. */
 const ACCESS_LOG_FIELDS = {
@@ -91,9 +139,19 @@ interface FunctionSpec {
   readonly retryAttempts?: number;
 }
 
+/** Marks ShardLease instances for isShardLease. */
+const SHARD_LEASE = Symbol.for('shardlease.ShardLease');
+
 export class ShardLease extends Construct {
+  /** True for a ShardLease of any copy of this package (instanceof fails across copies). */
+  static isShardLease(x: unknown): x is ShardLease {
+    return typeof x === 'object' && x !== null && SHARD_LEASE in x;
+  }
+
   /** The lease table: the one created here, or the one passed in. */
   readonly table: ITable;
+  /** The stream whose shards the table holds, when the construct was given one. */
+  readonly stream?: IStream;
   readonly api: HttpApi;
   /** The stage every route is served on (`$default`), with throttling and access logs. */
   readonly stage: HttpStage;
@@ -104,19 +162,35 @@ export class ShardLease extends Construct {
   /** Behind the `$default` route: the contract's 404 / 405 for requests no route takes. */
   readonly notFoundFunction: NodejsFunction;
   readonly reaper: NodejsFunction;
-  /** Attach to a role or user that calls the API (execute-api:Invoke on every route of the stage). */
-  readonly invokePolicy: ManagedPolicy;
-  /** Alarms on function errors and throttles and on table throttling; add actions to them as needed. */
+  /**
+   * execute-api:Invoke on the routes a consumer uses (every `consume` and `read` route). Construct id
+   * `InvokePolicy`, as when it allowed the whole stage: roles attached to it keep working and lose the
+   * admin routes.
+   */
+  readonly consumePolicy: ManagedPolicy;
+  /** execute-api:Invoke on the read-only routes. */
+  readonly readPolicy: ManagedPolicy;
+  /** execute-api:Invoke on the admin routes: `POST /init` and `DELETE /shards/{shardId}`. */
+  readonly adminPolicy: ManagedPolicy;
+  /** Every alarm (none when `alarms.enabled` is false); each has the configured actions. */
   readonly alarms: readonly Alarm[];
+  /** The service's dashboard, unless `dashboard` is false. */
+  readonly dashboard?: Dashboard;
 
   private readonly settings: ResolvedShardLeaseProps;
-  /** execute-api ARN of every route of the stage, `$default` included. */
-  private readonly invokeArn: string;
+  /** execute-api ARNs of each audience's routes on the stage. */
+  private readonly audienceArns: Readonly<Record<ShardLeaseAudience, readonly string[]>>;
+  /** Per-function metrics from the request lines, summed by metricLeaseLosses / metricLeasesRenewed. */
+  private readonly lossMetrics: readonly Metric[];
+  private readonly renewalMetrics: readonly Metric[];
 
   constructor(scope: Construct, id: string, props: ShardLeaseProps = {}) {
     super(scope, id);
+    Object.defineProperty(this, SHARD_LEASE, { value: true });
     this.settings = resolveProps(props);
+    assertEsbuildAvailable(this);
     this.table = this.settings.table ?? this.createTable();
+    this.stream = this.settings.stream;
 
     const functions: Partial<Record<Route['name'], NodejsFunction>> = {};
     for (const route of ROUTES) {
@@ -128,9 +202,7 @@ export class ShardLease extends Construct {
         reservedConcurrentExecutions: this.settings.reservedConcurrentExecutions,
         environment: this.leaseEnvironment(),
       });
-      fn.addToRolePolicy(
-        new PolicyStatement({ actions: [...route.dynamoActions], resources: [this.table.tableArn] }),
-      );
+      grantTable(fn, this.table, route.dynamoActions);
       functions[route.name] = fn;
     }
     this.functions = functions as Record<Route['name'], NodejsFunction>;
@@ -146,22 +218,28 @@ export class ShardLease extends Construct {
 
     ({ api: this.api, stage: this.stage } = this.createApi());
     this.apiUrl = this.stage.url;
-    // One ARN for the whole stage rather than one per route: IAM is checked against the request's own
-    // method and path before routing, so a caller must be allowed on unmatched paths too, or it gets
-    // API Gateway's bare 403 instead of the contract's 404 / 405 from the `$default` route.
-    this.invokeArn = Stack.of(this).formatArn({
-      service: 'execute-api',
-      resource: this.api.apiId,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      resourceName: `${this.stage.stageName}/*`,
-    });
-    this.invokePolicy = new ManagedPolicy(this, 'InvokePolicy', {
-      description: 'Calls every route of the shardlease API',
-      statements: [new PolicyStatement({ actions: ['execute-api:Invoke'], resources: [this.invokeArn] })],
-    });
-    this.alarms = this.createAlarms();
+    // One ARN per route rather than the whole stage: a consumer must not reach POST /init or
+    // DELETE /shards/{shardId}. A caller outside its routes (an unknown path included) gets API
+    // Gateway's 403 before routing, instead of the contract's 404 / 405.
+    const arns = (audience: ShardLeaseAudience) =>
+      routesFor(audience).map((route) => routeArn(this.api, this.stage.stageName, route));
+    this.audienceArns = { consume: arns('consume'), read: arns('read'), admin: arns('admin') };
+    this.consumePolicy = this.createPolicy('consume');
+    this.readPolicy = this.createPolicy('read');
+    this.adminPolicy = this.createPolicy('admin');
+
+    const sources: SignalSource[] = ROUTES.map((route) => ({
+      operation: route.name,
+      functionName: this.functions[route.name].functionName,
+      logGroup: this.functions[route.name].logGroup,
+    }));
+    this.lossMetrics = addSignalFilters(LOG_METRICS.leaseLosses, LEASE_LOSS_SIGNALS, sources);
+    this.renewalMetrics = addSignalFilters(LOG_METRICS.leasesRenewed, LEASE_RENEWAL_SIGNALS, sources);
+
+    this.alarms = this.settings.alarms.enabled ? this.createAlarms() : [];
+    if (this.settings.dashboard) this.dashboard = this.createDashboard();
     for (const fn of this.allFunctions()) acknowledgePinnedRuntime(fn);
-    acknowledgeStageWildcard(this.invokePolicy, this.invokeArn);
+    this.node.addValidation({ validate: () => this.sharedTableProblems() });
   }
 
   /** Every function of the construct: the operations in ROUTES order, then `$default`, then the reaper. */
@@ -170,27 +248,104 @@ export class ShardLease extends Construct {
   }
 
   /**
-   * Lets the grantee call every route of the API (IAM authorisation is the API's authentication). When
-   * the grantee is a construct, the stage wildcard of this one ARN is acknowledged for cdk-nag on it,
-   * and nothing else.
+   * Lets the grantee call the routes a consumer uses: take, renew, release and claim leases,
+   * checkpoint, and every read-only route. Not `POST /init` nor `DELETE /shards/{shardId}`. A role,
+   * user or group gets the consume policy attached (no statement of its own, so no cdk-nag finding on
+   * it); any other principal gets the same statement inline. The returned Grant carries no statement
+   * when the policy was attached.
    */
-  grantInvoke(grantee: IGrantable): Grant {
-    const grant = Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [this.invokeArn],
-    });
-    if (Construct.isConstruct(grantee)) acknowledgeStageWildcard(grantee, this.invokeArn);
-    return grant;
+  grantConsume(grantee: IGrantable): Grant {
+    return grantRoutes(grantee, this.consumePolicy, this.audienceArns.consume);
   }
 
-  /** Lets the grantee use the table directly with DynamoCheckpointer, skipping the API. */
+  /** Lets the grantee call the read-only routes (checkpoints, owners, workers, shards), as grantConsume does. */
+  grantRead(grantee: IGrantable): Grant {
+    return grantRoutes(grantee, this.readPolicy, this.audienceArns.read);
+  }
+
+  /**
+   * Lets the grantee call the admin routes: `POST /init` and `DELETE /shards/{shardId}`, as
+   * grantConsume does. IAM sees paths, not query strings, so the delete is admin as a whole: the
+   * owner's own delete (`?workerId=`) as much as a forced one (`?force=true`). Combine with
+   * grantConsume or grantRead for an operator who also lists, releases or claims.
+   */
+  grantAdmin(grantee: IGrantable): Grant {
+    return grantRoutes(grantee, this.adminPolicy, this.audienceArns.admin);
+  }
+
+  /**
+   * Lets the grantee use the table directly with DynamoCheckpointer, skipping the API; with the key
+   * actions DynamoDB needs when a bring-your-own table has a customer-managed key.
+   */
   grantDirectAccess(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({
-      grantee,
-      actions: [...DIRECT_ACCESS_ACTIONS],
-      resourceArns: [this.table.tableArn],
+    return grantTable(grantee, this.table, DIRECT_ACCESS_ACTIONS);
+  }
+
+  /** API 5xx responses: faults the handlers answered with a 500 (Sum over 5 minutes by default). */
+  metricApiServerErrors(props?: MetricOptions): Metric {
+    return this.api.metricServerError({ period: FAULT_PERIOD, ...props });
+  }
+
+  /** API 4xx responses: refused input, conflicts, throttling, and IAM's 403 (Sum over 5 minutes). */
+  metricApiClientErrors(props?: MetricOptions): Metric {
+    return this.api.metricClientError({ period: FAULT_PERIOD, ...props });
+  }
+
+  /** API requests (Sum over 5 minutes by default). */
+  metricApiRequests(props?: MetricOptions): Metric {
+    return this.api.metricCount({ statistic: 'Sum', period: FAULT_PERIOD, ...props });
+  }
+
+  /** API latency, request to response (p99 over 1 minute by default). */
+  metricApiLatency(props?: MetricOptions): Metric {
+    return this.api.metricLatency({ statistic: 'p99', period: MINUTE, ...props });
+  }
+
+  /**
+   * A metric the reaper publishes (REAPER_METRICS), for this service's table (Sum over 5 minutes by
+   * default).
+   */
+  metricReaper(metricName: string, props?: MetricOptions): Metric {
+    return new Metric({
+      namespace: REAPER_METRICS.namespace,
+      metricName,
+      dimensionsMap: {
+        // Powertools Metrics adds the service name as `service` to every metric it publishes.
+        service: this.settings.serviceName,
+        [REAPER_METRICS.tableDimension]: this.table.tableName,
+      },
+      statistic: 'Sum',
+      period: FAULT_PERIOD,
+      ...props,
     });
+  }
+
+  /** Reaper invocations that finished a pass over the whole table. */
+  metricReaperPassesCompleted(props?: MetricOptions): Metric {
+    return this.metricReaper(REAPER_METRICS.passesCompleted, props);
+  }
+
+  /** Reaper invocations stopped by a fault (DynamoDB or Kinesis), which the function does not throw. */
+  metricReaperPassFaults(props?: MetricOptions): Metric {
+    return this.metricReaper(REAPER_METRICS.passFaults, props);
+  }
+
+  /** Expired leases whose owner the reaper cleared. */
+  metricLeasesReclaimed(props?: MetricOptions): Metric {
+    return this.metricReaper(REAPER_METRICS.leasesReclaimed, props);
+  }
+
+  /**
+   * Leases lost by the workers that held them: checkpoints and releases refused with LeaseLost, and
+   * the shards lost in batch renewals (Sum over 1 minute by default).
+   */
+  metricLeaseLosses(props?: MathExpressionOptions): MathExpression {
+    return sumOfMetrics(this.lossMetrics, 'lost', 'Lease losses', MINUTE, props);
+  }
+
+  /** Leases renewed by batch renewals (Sum over 5 minutes by default). */
+  metricLeasesRenewed(props?: MathExpressionOptions): MathExpression {
+    return sumOfMetrics(this.renewalMetrics, 'renewed', 'Leases renewed', FAULT_PERIOD, props);
   }
 
   private createTable(): Table {
@@ -265,9 +420,9 @@ export class ShardLease extends Construct {
   }
 
   private createReaper(): NodejsFunction {
-    const streams = this.settings.streams;
+    const stream = this.settings.stream;
     const environment = this.leaseEnvironment();
-    if (streams.length > 0) environment.STREAM_NAME = streams.map((s) => s.streamName).join(',');
+    if (stream) environment.STREAM_NAME = stream.streamName;
     environment.REAPER_DELETE_ENDED_ROWS = String(this.settings.reaperDeletesEndedRows);
     const reaper = this.createFunction({
       id: 'Reaper',
@@ -278,15 +433,10 @@ export class ShardLease extends Construct {
       // The next scheduled run does the same work; a retry of a failed one would only overlap it.
       retryAttempts: 0,
     });
-    reaper.addToRolePolicy(
-      new PolicyStatement({ actions: [...REAPER_DYNAMO_ACTIONS], resources: [this.table.tableArn] }),
-    );
-    if (streams.length > 0) {
+    grantTable(reaper, this.table, REAPER_DYNAMO_ACTIONS);
+    if (stream) {
       reaper.addToRolePolicy(
-        new PolicyStatement({
-          actions: [...REAPER_KINESIS_ACTIONS],
-          resources: streams.map((s) => s.streamArn),
-        }),
+        new PolicyStatement({ actions: [...REAPER_KINESIS_ACTIONS], resources: [stream.streamArn] }),
       );
     }
     new Rule(this, 'ReaperSchedule', {
@@ -331,8 +481,19 @@ export class ShardLease extends Construct {
     return { api, stage };
   }
 
+  private createPolicy(audience: ShardLeaseAudience): ManagedPolicy {
+    const resources = [...this.audienceArns[audience]];
+    const policy = new ManagedPolicy(this, POLICY_IDS[audience], {
+      description: AUDIENCE_DESCRIPTIONS[audience],
+      statements: [new PolicyStatement({ actions: ['execute-api:Invoke'], resources })],
+    });
+    acknowledgeRouteWildcards(policy, resources);
+    return policy;
+  }
+
   private createAlarms(): Alarm[] {
-    const alarm = (id: string, metric: IMetric, description: string) =>
+    const s = this.settings.alarms;
+    const faultAlarm = (id: string, metric: IMetric, description: string) =>
       new Alarm(this, id, {
         metric,
         alarmDescription: description,
@@ -341,27 +502,206 @@ export class ShardLease extends Construct {
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
-    const period = Duration.minutes(5);
+    const period = FAULT_PERIOD;
     const alarms: Alarm[] = [];
     for (const fn of this.allFunctions()) {
       const id = fn.node.id;
       alarms.push(
-        alarm(
+        faultAlarm(
           `${id}Errors`,
           fn.metricErrors({ period, statistic: 'Sum' }),
           `${id} failed (crash or timeout)`,
         ),
-        alarm(`${id}Throttles`, fn.metricThrottles({ period, statistic: 'Sum' }), `${id} was throttled`),
+        faultAlarm(`${id}Throttles`, fn.metricThrottles({ period, statistic: 'Sum' }), `${id} was throttled`),
       );
     }
     const operations = [Operation.GET_ITEM, Operation.UPDATE_ITEM, Operation.DELETE_ITEM, Operation.SCAN];
     alarms.push(
-      alarm(
+      faultAlarm(
         'TableThrottles',
         this.table.metricThrottledRequestsForOperations({ operations, period, statistic: 'Sum' }),
         'DynamoDB throttled requests to the lease table',
       ),
+      new Alarm(this, 'ApiServerErrors', {
+        metric: this.metricApiServerErrors(),
+        alarmDescription:
+          'The API answered with 5xx: DynamoDB faults after every retry, or a failing function. The ' +
+          "functions' logs have the error (level ERROR, message 'request failed') and the request id.",
+        threshold: s.apiServerErrors,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'ApiLatency', {
+        metric: this.metricApiLatency(),
+        alarmDescription:
+          `The API's p99 latency was above ${s.apiLatencyP99.toHumanString()} in 3 of 5 minutes: ` +
+          'renewals that slow eat into the lease, and workers start losing leases they hold.',
+        threshold: s.apiLatencyP99.toMilliseconds(),
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      faultAlarm(
+        'ReaperFaults',
+        this.metricReaperPassFaults(),
+        "A reaper pass stopped on a fault (DynamoDB or Kinesis); the reaper's log line 'reaper pass' " +
+          'at level ERROR has it. The next pass reads the table again.',
+      ),
+      new Alarm(this, 'ReaperStalled', {
+        metric: this.metricReaperPassesCompleted({ period: s.reaperPeriod }),
+        alarmDescription:
+          'The reaper has not completed a pass over the table in 3 schedule periods (it fails, times ' +
+          'out, or no longer runs): expired leases wait for their owners, and ended shards keep their rows.',
+        threshold: 1,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        // No data is the failure this alarm is for: a reaper that does not run publishes nothing.
+        treatMissingData: TreatMissingData.BREACHING,
+      }),
+      new Alarm(this, 'LeaseLosses', {
+        metric: this.metricLeaseLosses(),
+        alarmDescription:
+          `Workers lost more than ${s.leaseLossesPerMinute} leases a minute for 3 minutes: renewals ` +
+          'too slow or too late for the lease duration, paused workers, or workers taking shards from ' +
+          'each other.',
+        threshold: s.leaseLossesPerMinute,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
     );
+    const notify = s.topic ? new SnsAction(s.topic) : undefined;
+    for (const alarm of alarms) {
+      if (notify) {
+        alarm.addAlarmAction(notify);
+        // Also when it clears, so whoever was paged learns the service recovered.
+        alarm.addOkAction(notify);
+      }
+      if (s.actions.length > 0) alarm.addAlarmAction(...s.actions);
+    }
     return alarms;
+  }
+
+  private createDashboard(): Dashboard {
+    const dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    const logGroupsOf = (operations: readonly string[]) =>
+      ROUTES.filter((r) => operations.includes(r.name)).map(
+        (r) => this.functions[r.name].logGroup.logGroupName,
+      );
+    const handled = `message = "${REQUEST_LOG.message}"`;
+    const renewing = LEASE_RENEWAL_SIGNALS.map((s) => s.operation);
+    dashboard.addWidgets(
+      new LogQueryWidget({
+        title: 'Leases held per worker (its latest batch renewal)',
+        logGroupNames: logGroupsOf(renewing),
+        view: LogQueryVisualizationType.TABLE,
+        queryLines: [
+          'fields workerId, leasesRenewed',
+          `filter ${handled} and operation in ${JSON.stringify(renewing)}`,
+          'stats latest(leasesRenewed) as leasesHeld by workerId',
+          'sort leasesHeld desc',
+        ],
+        width: 12,
+        height: 6,
+      }),
+      new LogQueryWidget({
+        title: 'Shards each worker took, renewed one by one or checkpointed',
+        logGroupNames: logGroupsOf(['getLease', 'checkpoint']),
+        view: LogQueryVisualizationType.TABLE,
+        queryLines: [
+          'fields workerId, shardId',
+          `filter ${handled} and outcome = "ok" and operation in ["getLease", "checkpoint"]`,
+          'stats count_distinct(shardId) as shards by workerId',
+          'sort shards desc',
+        ],
+        width: 12,
+        height: 6,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Renewals and losses',
+        left: [
+          this.metricLeasesRenewed({ period: MINUTE }),
+          this.functions.getLease.metricInvocations({ period: MINUTE, label: 'GetLease requests' }),
+        ],
+        right: [this.metricLeaseLosses()],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Reaper passes',
+        left: [
+          this.metricReaperPassesCompleted({ label: 'passes completed' }),
+          this.metricReaperPassFaults({ label: 'passes stopped by a fault' }),
+        ],
+        right: [
+          this.metricLeasesReclaimed({ label: 'leases reclaimed' }),
+          this.metricReaper(REAPER_METRICS.claimsDropped, { label: 'claims dropped' }),
+          this.metricReaper(REAPER_METRICS.rowsDeleted, { label: 'rows deleted' }),
+        ],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'API requests and errors',
+        left: [this.metricApiRequests({ label: 'requests' })],
+        right: [this.metricApiClientErrors({ label: '4xx' }), this.metricApiServerErrors({ label: '5xx' })],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'API latency',
+        left: [
+          this.metricApiLatency({ statistic: 'p50', label: 'p50' }),
+          this.metricApiLatency({ label: 'p99' }),
+          this.api.metricIntegrationLatency({
+            statistic: 'p99',
+            period: MINUTE,
+            label: 'p99 in the function',
+          }),
+        ],
+        ...(this.settings.alarms.enabled && {
+          leftAnnotations: [
+            { value: this.settings.alarms.apiLatencyP99.toMilliseconds(), label: 'alarm threshold' },
+          ],
+        }),
+        width: 12,
+      }),
+    );
+    if (this.alarms.length > 0) {
+      dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: [...this.alarms], width: 24 }));
+    }
+    return dashboard;
+  }
+
+  /**
+   * Another ShardLease on this construct's table would share its rows: shard ids repeat across
+   * streams, so two services on one table take each other's shards and overwrite each other's
+   * checkpoints. Checked at synthesis, over the whole app.
+   */
+  private sharedTableProblems(): string[] {
+    const mine = this.tableIdentity();
+    return this.node.root.node
+      .findAll()
+      .filter((c): c is ShardLease => ShardLease.isShardLease(c) && c !== this)
+      .filter((other) => other.table === this.table || (mine !== undefined && other.tableIdentity() === mine))
+      .map(
+        (other) =>
+          `the lease table of ${this.node.path} is also the table of ${other.node.path}: one table ` +
+          'serves one stream (shard ids repeat across streams); give each ShardLease its own table',
+      );
+  }
+
+  /** What tells a passed-in table apart: its ARN, resolved in its stack when it is not a plain string. */
+  private tableIdentity(): string | undefined {
+    if (!this.settings.table) return undefined;
+    const arn = this.table.tableArn;
+    if (!Token.isUnresolved(arn)) return arn;
+    const stack = Stack.of(this.table);
+    return `${stack.node.path} ${JSON.stringify(stack.resolve(arn))}`;
   }
 }

@@ -72,7 +72,7 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
   stream: {
     type: 'string',
     value: 'A,B,…',
-    description: 'stream(s) whose shard list decides which rows are gone (env STREAM_NAME)',
+    description: 'the stream whose shard list decides which rows are gone (env STREAM_NAME)',
   },
   'kinesis-endpoint': {
     type: 'string',

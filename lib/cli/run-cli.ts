@@ -139,14 +139,15 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
   );
   const graceMs = envInteger(run, env, 'grace-ms', 'REAPER_GRACE_MS', DEFAULT_REAPER_GRACE_MS);
   if (claimTimeoutMs < 1) throw new UsageError('--claim-timeout-ms must be an integer >= 1', run.command);
-  const streamNames = (text(run.options, 'stream') ?? env.STREAM_NAME ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
+  const streamName = (text(run.options, 'stream') ?? env.STREAM_NAME ?? '').trim() || undefined;
+  // One table serves one stream: shard ids repeat across streams.
+  if (streamName?.includes(',')) {
+    throw new UsageError('--stream takes one stream: one lease table serves one stream', run.command);
+  }
   const kinesisEndpoint = text(run.options, 'kinesis-endpoint') ?? env.KINESIS_ENDPOINT;
   const client = createDynamoClient({ ...(endpoint && { endpoint }), ...(region && { region }) });
   const kinesis =
-    streamNames.length === 0
+    streamName === undefined
       ? undefined
       : kinesisEndpoint
         ? createLocalKinesisClient(kinesisEndpoint)
@@ -157,7 +158,7 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
       tableName,
       claimTimeoutMs,
       graceMs,
-      ...(kinesis && { shardSource: new KinesisShardSource({ client: kinesis, streamNames }) }),
+      ...(kinesis && { shardSource: new KinesisShardSource({ client: kinesis, streamName }) }),
     }).runPass();
     const fields = Object.entries(summary).map(([k, v]) => [k, String(v)] as const);
     return {

@@ -125,6 +125,28 @@ export class EnvReader {
 
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
+/** Kinesis stream names: 1..128 of [a-zA-Z0-9_.-]. */
+export const STREAM_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+/**
+ * STREAM_NAME, one stream or none. Shard ids repeat across streams (`shardId-000000000000` is in every
+ * one), so rows of two streams in one table would be the same rows: two fleets would take each other's
+ * shards and overwrite each other's checkpoints. A list is refused rather than half-used.
+ */
+export function readStreamName(r: EnvReader): string | undefined {
+  const value = r.text('STREAM_NAME');
+  if (value === undefined) return undefined;
+  if (value.includes(',')) {
+    r.problems.push(
+      `STREAM_NAME=${JSON.stringify(value)} must name one stream: one lease table serves one stream ` +
+        '(shard ids repeat across streams), so give each stream its own table and service',
+    );
+  } else if (!STREAM_NAME_PATTERN.test(value)) {
+    r.problems.push(`STREAM_NAME=${JSON.stringify(value)} must be 1..128 of [a-zA-Z0-9_.-]`);
+  }
+  return value;
+}
+
 export function readService(r: EnvReader): ServiceConfig {
   return {
     tableName: r.required('TABLE_NAME', (v) =>
@@ -156,7 +178,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     reaperDeletesEndedRows: r.boolean('REAPER_DELETE_ENDED_ROWS', true),
     dataDir: optional('DATA_DIR'),
     dynamoDbEndpoint: r.url('DYNAMODB_ENDPOINT'),
-    streamName: optional('STREAM_NAME'),
+    streamName: readStreamName(r),
     kinesisEndpoint: r.url('KINESIS_ENDPOINT'),
   };
   return finish(r, config);

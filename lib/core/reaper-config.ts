@@ -4,7 +4,17 @@
  * Also the names of the metrics the reaper publishes, which the CDK construct alarms on: one place, so
  * the two cannot drift apart.
  */
-import { type Env, EnvReader, finish, readService, type ServiceConfig } from './config';
+import {
+  type Env,
+  EnvReader,
+  finish,
+  readService,
+  readStreamName,
+  type ServiceConfig,
+  STREAM_NAME_PATTERN,
+} from './config';
+
+export { STREAM_NAME_PATTERN };
 
 export interface ReaperConfig extends ServiceConfig {
   /** STREAM_NAME: the one stream of this table; unset when none is configured (no stream-based deletes). */
@@ -15,28 +25,6 @@ export interface ReaperConfig extends ServiceConfig {
   readonly dynamoDbEndpoint?: string;
   /** REAPER_DELETE_ENDED_ROWS (`true` | `false`, default true): see ReaperOptions.deleteEndedRows. */
   readonly deleteEndedRows: boolean;
-}
-
-/** Kinesis stream names: 1..128 of [a-zA-Z0-9_.-]. */
-export const STREAM_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,128}$/;
-
-/**
- * STREAM_NAME, one stream or none. Shard ids repeat across streams (`shardId-000000000000` is in every
- * one), so rows of two streams in one table would be the same rows: two fleets would take each other's
- * shards and overwrite each other's checkpoints. A list is refused rather than half-used.
- */
-export function readStreamName(r: EnvReader): string | undefined {
-  const value = r.text('STREAM_NAME');
-  if (value === undefined) return undefined;
-  if (value.includes(',')) {
-    r.problems.push(
-      `STREAM_NAME=${JSON.stringify(value)} must name one stream: one lease table serves one stream ` +
-        '(shard ids repeat across streams), so give each stream its own table and service',
-    );
-  } else if (!STREAM_NAME_PATTERN.test(value)) {
-    r.problems.push(`STREAM_NAME=${JSON.stringify(value)} must be 1..128 of [a-zA-Z0-9_.-]`);
-  }
-  return value;
 }
 
 export function loadReaperConfig(env: Env = process.env): ReaperConfig {
@@ -70,6 +58,7 @@ export const REAPER_METRICS = {
   leasesReclaimed: 'LeasesReclaimed',
   claimsDropped: 'ClaimsDropped',
   rowsDeleted: 'RowsDeleted',
+  shardsDiscovered: 'ShardsDiscovered',
   pagesScanned: 'PagesScanned',
   rowsScanned: 'RowsScanned',
   conflicts: 'Conflicts',

@@ -22,6 +22,8 @@ export interface DispatchOutcome {
   readonly fault?: unknown;
   /** The shard and worker the request is about, as far as they are known, for the log line. */
   readonly keys: { shardId?: string; workerId?: string };
+  /** The operation's own numbers for the log line (OperationResult.logFields). */
+  readonly fields?: Readonly<Record<string, number>>;
 }
 
 const clip = (value: unknown): string | undefined =>
@@ -107,7 +109,12 @@ export async function dispatch(
     if (bodyWorker) keys.workerId = bodyWorker;
     // The operation table pairs each schema with its run, so the parsed input has the run's type.
     const result = await operation.run(checkpointer, input as never);
-    return { response: json(result.status, result.body), statusCode: result.status, keys };
+    return {
+      response: json(result.status, result.body),
+      statusCode: result.status,
+      keys,
+      ...(result.logFields && { fields: result.logFields }),
+    };
   } catch (error) {
     const { status, body } = problemFor(error, requestId);
     return {

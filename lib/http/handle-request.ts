@@ -25,6 +25,7 @@ export async function handleRequest(
   const line = {
     operation: operation.route.name,
     ...outcome.keys,
+    ...outcome.fields,
     statusCode: outcome.statusCode,
     outcome: outcome.statusCode < 400 ? 'ok' : outcome.code,
     durationMs: Math.round((performance.now() - started) * 100) / 100,

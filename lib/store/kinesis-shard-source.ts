@@ -1,6 +1,7 @@
 /**
- * The shards Kinesis lists for one or more streams, every page of ListShards, or an error: callers
- * delete rows on the strength of this list, so a partial view must never come back as if complete.
+ * The shards Kinesis lists for one stream, every page of ListShards, or an error: callers delete rows
+ * on the strength of this list, so a partial view must never come back as if complete. One stream
+ * only: shard ids repeat across streams, so one lease table (and one shard list) serves one stream.
  */
 import { type KinesisClient, ListShardsCommand, type ListShardsCommandInput } from '@aws-sdk/client-kinesis';
 
@@ -13,29 +14,52 @@ export interface StreamShard {
 }
 
 export interface ShardSource {
-  /** Every shard the stream(s) list, all pages; throws on any fault, never a partial view. */
+  /** Every shard the stream lists, all pages; throws on any fault, never a partial view. */
   listShards(): Promise<readonly StreamShard[]>;
 }
 
 /** ListShards returns at most 10,000 shards a page; the most a page may hold costs no more calls. */
 const PAGE_SIZE = 10_000;
 
+export interface KinesisShardSourceOptions {
+  readonly client: KinesisClient;
+  /** The stream whose shards the lease table holds. */
+  readonly streamName?: string;
+  /**
+   * @deprecated Use `streamName`. Accepted with one name (repeats of it included) for callers written
+   * when a table could list several streams; several different names are refused.
+   */
+  readonly streamNames?: readonly string[];
+}
+
+/** The one stream name of the options, or an error that says why there must be exactly one. */
+function oneStreamName(options: KinesisShardSourceOptions): string {
+  const names = [
+    ...new Set([
+      ...(options.streamName !== undefined ? [options.streamName] : []),
+      ...(options.streamNames ?? []),
+    ]),
+  ];
+  if (names.length === 1) return names[0] as string;
+  if (names.length === 0) throw new Error('KinesisShardSource needs a stream name');
+  throw new Error(
+    `KinesisShardSource serves one stream, got ${JSON.stringify(names)}: shard ids repeat across streams ` +
+      '(shardId-000000000000 is in every one), so one lease table cannot tell their shards apart; ' +
+      'give each stream its own table and its own shard source',
+  );
+}
+
 export class KinesisShardSource implements ShardSource {
   private readonly client: KinesisClient;
-  private readonly streamNames: readonly string[];
+  readonly streamName: string;
 
-  constructor(options: { readonly client: KinesisClient; readonly streamNames: readonly string[] }) {
-    if (options.streamNames.length === 0)
-      throw new Error('KinesisShardSource needs at least one stream name');
+  constructor(options: KinesisShardSourceOptions) {
     this.client = options.client;
-    this.streamNames = [...new Set(options.streamNames)];
+    this.streamName = oneStreamName(options);
   }
 
   async listShards(): Promise<readonly StreamShard[]> {
-    const shards: StreamShard[] = [];
-    // One stream after the other: ListShards allows 1,000 calls/s per stream, and this runs once a pass.
-    for (const streamName of this.streamNames) shards.push(...(await this.listStream(streamName)));
-    return shards;
+    return this.listStream(this.streamName);
   }
 
   private async listStream(streamName: string): Promise<StreamShard[]> {

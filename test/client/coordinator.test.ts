@@ -98,7 +98,7 @@ async function fixture(shardCount: number): Promise<Fixture> {
     claimTimeoutMs: 60_000,
   });
   const streamName = await createStream(shardCount);
-  const shardSource = new KinesisShardSource({ client: kinesis.client, streamNames: [streamName] });
+  const shardSource = new KinesisShardSource({ client: kinesis.client, streamName });
   return {
     clock,
     table,

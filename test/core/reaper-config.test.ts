@@ -2,18 +2,18 @@ import { ConfigError } from '../../lib/core/config';
 import { loadReaperConfig } from '../../lib/core/reaper-config';
 
 describe('loadReaperConfig', () => {
-  it('reads the service settings, the streams and the switches, with defaults', () => {
-    expect(loadReaperConfig({ TABLE_NAME: 'leases', STREAM_NAME: ' orders, payments ,orders' })).toEqual({
+  it('reads the service settings, the stream and the switches, with defaults', () => {
+    expect(loadReaperConfig({ TABLE_NAME: 'leases', STREAM_NAME: ' orders ' })).toEqual({
       tableName: 'leases',
       leaseDurationMs: 10_000,
       claimTimeoutMs: 120_000,
       reaperGraceMs: 10_000,
-      streamNames: ['orders', 'payments'],
+      streamName: 'orders',
       deleteEndedRows: true,
     });
   });
 
-  it('takes endpoints for local engines and the ended-rows switch', () => {
+  it('takes endpoints for local engines and the ended-rows switch, and no stream', () => {
     const config = loadReaperConfig({
       TABLE_NAME: 'leases',
       KINESIS_ENDPOINT: 'http://127.0.0.1:4567',
@@ -24,15 +24,21 @@ describe('loadReaperConfig', () => {
       kinesisEndpoint: 'http://127.0.0.1:4567',
       dynamoDbEndpoint: 'http://127.0.0.1:8000',
       deleteEndedRows: false,
-      streamNames: [],
     });
+    expect(config.streamName).toBeUndefined();
+  });
+
+  it('refuses a list of streams: one table serves one stream', () => {
+    expect(() => loadReaperConfig({ TABLE_NAME: 'leases', STREAM_NAME: 'orders,payments' })).toThrow(
+      'STREAM_NAME="orders,payments" must name one stream: one lease table serves one stream',
+    );
   });
 
   it('lists every problem at once, each with its variable and value', () => {
     let error: unknown;
     try {
       loadReaperConfig({
-        STREAM_NAME: 'orders,bad name',
+        STREAM_NAME: 'bad name',
         KINESIS_ENDPOINT: 'localhost:4567',
         REAPER_DELETE_ENDED_ROWS: 'yes',
         REAPER_GRACE_MS: '-1',
@@ -44,7 +50,7 @@ describe('loadReaperConfig', () => {
     expect((error as ConfigError).problems).toEqual([
       'TABLE_NAME is required',
       'REAPER_GRACE_MS="-1" must be an integer in 0..86400000',
-      'STREAM_NAME="orders,bad name" must be comma-separated stream names of 1..128 [a-zA-Z0-9_.-] (bad: "bad name")',
+      'STREAM_NAME="bad name" must be 1..128 of [a-zA-Z0-9_.-]',
       'KINESIS_ENDPOINT="localhost:4567" must be an http(s) URL',
       'REAPER_DELETE_ENDED_ROWS="yes" must be true or false',
     ]);

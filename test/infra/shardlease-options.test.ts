@@ -1,36 +1,37 @@
 /**
- * The construct embedded in someone else's stack with every prop changed, an existing table and two
- * streams; the grants; and the prop checks. Bundling is skipped here (the default-props suite bundles
- * for real), so this file stays fast.
+ * The construct embedded in someone else's stack with every prop changed, an existing table encrypted
+ * with a customer-managed key and a stream; and the prop checks. Bundling is skipped here (the
+ * default-props suite bundles for real), so this file stays fast.
  */
 import { App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Schedule } from 'aws-cdk-lib/aws-events';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Stream } from 'aws-cdk-lib/aws-kinesis';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
-import { DIRECT_ACCESS_ACTIONS, ShardLease, type ShardLeaseProps, ShardLeaseStack } from '../../lib/cdk';
+import { ShardLease, type ShardLeaseProps, ShardLeaseStack } from '../../lib/cdk';
 import { ROUTES } from '../../lib/http/routes';
 import { actionsOf, getAtt, logicalId, roleStatements, type Synthesized, synthesize } from './synth';
 
 const TABLE_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/kcl-leases';
-const STREAM_ARNS = [
-  'arn:aws:kinesis:eu-west-1:123456789012:stream/orders',
-  'arn:aws:kinesis:eu-west-1:123456789012:stream/payments',
-];
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b3c2f6e-6a4f-4b8e-9f6d-1c2d3e4f5a6b';
+const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders';
+/** The key is usable only through DynamoDB, in the table's region. */
+const VIA_DYNAMODB = { StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } };
 
 class ConsumerStack extends Stack {
   readonly shardLease: ShardLease;
-  readonly caller: Role;
-  readonly libraryUser: Role;
 
   constructor(app: App) {
     super(app, 'Consumer', { env: { account: '123456789012', region: 'eu-west-1' } });
     this.shardLease = new ShardLease(this, 'Leases', {
-      table: Table.fromTableArn(this, 'GoTable', TABLE_ARN),
-      streams: STREAM_ARNS.map((arn, i) => Stream.fromStreamArn(this, `Stream${i}`, arn)),
+      table: Table.fromTableAttributes(this, 'GoTable', {
+        tableArn: TABLE_ARN,
+        encryptionKey: Key.fromKeyArn(this, 'TableKey', KEY_ARN),
+      }),
+      stream: Stream.fromStreamArn(this, 'Orders', STREAM_ARN),
       leaseDuration: Duration.seconds(30),
       claimTimeout: Duration.minutes(5),
       reaperSchedule: Schedule.rate(Duration.minutes(5)),
@@ -44,11 +45,6 @@ class ConsumerStack extends Stack {
       logLevel: 'DEBUG',
       serviceName: 'orders-leases',
     });
-    const assumedBy = new ServicePrincipal('ecs-tasks.amazonaws.com');
-    this.caller = new Role(this, 'Caller', { assumedBy });
-    this.libraryUser = new Role(this, 'LibraryUser', { assumedBy });
-    this.shardLease.grantInvoke(this.caller);
-    this.shardLease.grantDirectAccess(this.libraryUser);
   }
 }
 
@@ -71,34 +67,60 @@ describe('with an existing table', () => {
     }
   });
 
-  it('grants every operation function its DynamoDB actions on that table', () => {
+  it('grants every operation function its DynamoDB actions on that table, and the key they need', () => {
     for (const route of ROUTES) {
-      const statements = roleStatements(template(), leases().functions[route.name]);
-      const dynamo = statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
-      expect(dynamo).toEqual([{ actions: [...route.dynamoActions], resource: TABLE_ARN }]);
+      const statements = roleStatements(template(), leases().functions[route.name]).filter(
+        (s) => !s.actions.some((a) => a.startsWith('logs:')),
+      );
+      const writes = route.dynamoActions.some(
+        (a) => a === 'dynamodb:UpdateItem' || a === 'dynamodb:DeleteItem',
+      );
+      const keyActions =
+        route.name === 'init'
+          ? []
+          : ['kms:Decrypt', 'kms:DescribeKey', ...(writes ? ['kms:Encrypt', 'kms:GenerateDataKey'] : [])];
+      expect([route.name, statements]).toEqual([
+        route.name,
+        [
+          { actions: [...route.dynamoActions], resource: TABLE_ARN },
+          ...(keyActions.length > 0
+            ? [{ actions: keyActions, resource: KEY_ARN, condition: VIA_DYNAMODB }]
+            : []),
+        ],
+      ]);
     }
+  });
+
+  it('gives Init, which only describes the table, no key at all', () => {
+    const actions = actionsOf(roleStatements(template(), leases().functions.init));
+    expect(actions.filter((a) => a.startsWith('kms:'))).toEqual([]);
   });
 });
 
-describe('with streams', () => {
-  it('tells the reaper every stream name, comma-separated', () => {
-    expect(fnResource(leases().reaper).Environment.Variables.STREAM_NAME).toBe('orders,payments');
+describe('with a stream', () => {
+  it('tells the reaper the stream’s name', () => {
+    expect(fnResource(leases().reaper).Environment.Variables.STREAM_NAME).toBe('orders');
+    expect(leases().stream?.streamName).toBe('orders');
   });
 
   it('keeps ended rows until the stream drops the shard when told to (a table shared with Go workers)', () => {
     expect(fnResource(leases().reaper).Environment.Variables.REAPER_DELETE_ENDED_ROWS).toBe('false');
   });
 
-  it('lets the reaper list the shards of exactly those streams, and no other function touch Kinesis', () => {
+  it('lets the reaper list the shards of exactly that stream, and no other function touch Kinesis', () => {
     const statements = roleStatements(template(), leases().reaper);
     expect(statements.filter((s) => s.actions.some((a) => a.startsWith('kinesis:')))).toEqual([
-      { actions: ['kinesis:ListShards'], resource: STREAM_ARNS },
+      { actions: ['kinesis:ListShards'], resource: STREAM_ARN },
     ]);
     expect(actionsOf(statements)).toEqual([
       'dynamodb:DeleteItem',
       'dynamodb:Scan',
       'dynamodb:UpdateItem',
       'kinesis:ListShards',
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:GenerateDataKey',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
     ]);
@@ -161,45 +183,23 @@ describe('with every setting changed', () => {
     }
   });
 
+  it('watches the reaper over its own period and the service by its name and table', () => {
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'PassesCompleted',
+      Period: 300,
+      Dimensions: [
+        { Name: 'TableName', Value: 'kcl-leases' },
+        { Name: 'service', Value: 'orders-leases' },
+      ],
+    });
+  });
+
+  it('alarms on an API p99 above a fifth of the 30 s lease', () => {
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Latency', Threshold: 6000 });
+  });
+
   it('still passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
     expect(consumer.nag.violations).toEqual([]);
-  });
-});
-
-describe('grants', () => {
-  it('grantInvoke allows execute-api:Invoke on this API’s stage, and nothing else', () => {
-    expect(roleStatements(template(), consumer.stack.caller)).toEqual([
-      {
-        actions: ['execute-api:Invoke'],
-        resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':execute-api:eu-west-1:123456789012:',
-              { Ref: logicalId(leases().api) },
-              '/$default/*',
-            ],
-          ],
-        },
-      },
-    ]);
-  });
-
-  it('grantInvoke acknowledges for cdk-nag that one wildcard on the grantee, and only there', () => {
-    const onCaller = consumer.nag.acknowledged.filter((f) =>
-      f.constructPaths.some((p) => p.startsWith(consumer.stack.caller.node.path)),
-    );
-    expect(onCaller.map((f) => f.ruleName)).toEqual([
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:eu-west-1:123456789012:<${logicalId(leases().api)}>/$default/*]`,
-    ]);
-  });
-
-  it('grantDirectAccess allows exactly what DynamoCheckpointer calls, on the table only', () => {
-    expect(roleStatements(template(), consumer.stack.libraryUser)).toEqual([
-      { actions: [...DIRECT_ACCESS_ACTIONS], resource: TABLE_ARN },
-    ]);
   });
 });
 
@@ -224,7 +224,7 @@ describe('a new table with a name and DESTROY', () => {
     });
   });
 
-  it('turns stack streamNames into streams of the stack’s account and region', () => {
+  it('turns the stack’s stream name into a stream of the stack’s account and region', () => {
     const reaper = named.stack.shardLease.reaper;
     const kinesis = roleStatements(named.template, reaper).filter((s) =>
       s.actions.includes('kinesis:ListShards'),
@@ -249,10 +249,18 @@ describe('a new table with a name and DESTROY', () => {
       },
     ]);
   });
+
+  it('needs no customer-managed key for the table it creates (AWS-managed encryption)', () => {
+    for (const fn of named.stack.shardLease.allFunctions()) {
+      expect(actionsOf(roleStatements(named.template, fn)).filter((a) => a.startsWith('kms:'))).toEqual([]);
+    }
+  });
 });
 
 describe('prop checks', () => {
-  const build = (props: ShardLeaseProps) => () => new ShardLease(new Stack(new App(), 'S'), 'Leases', props);
+  // No bundling: these only construct (a successful one would otherwise run esbuild 13 times).
+  const unbundled = () => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
+  const build = (props: ShardLeaseProps) => () => new ShardLease(unbundled(), 'Leases', props);
   const imported = (stack: Stack) => Table.fromTableName(stack, 'T', 'kcl-leases');
 
   it.each<[string, ShardLeaseProps, string | RegExp]>([
@@ -309,8 +317,55 @@ describe('prop checks', () => {
       { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: true },
       'deletionProtection (true) contradicts removalPolicy DESTROY',
     ],
+    [
+      'a list of streams, as earlier versions took',
+      { streams: [] } as ShardLeaseProps,
+      'streams is no longer supported: one ShardLease serves one stream',
+    ],
+    [
+      'a cron schedule without the reaper period its alarm needs',
+      { reaperSchedule: Schedule.cron({ minute: '0/5' }) },
+      'alarms.reaperPeriod is required when reaperSchedule is not a rate (got "cron(0/5 * * * ? *)")',
+    ],
+    [
+      'a reaper period longer than the stalled-reaper alarm can watch',
+      { reaperSchedule: Schedule.rate(Duration.hours(12)) },
+      'the reaper period must be whole minutes from 1 minute to 8 hours',
+    ],
+    [
+      'a reaper period in seconds',
+      { alarms: { reaperPeriod: Duration.seconds(90) } },
+      'the reaper period must be whole minutes from 1 minute to 8 hours (CloudWatch evaluates at most a day, and the stalled-reaper alarm looks at 3 periods), got 1 minute 30 seconds',
+    ],
+    [
+      'zero 5xx as the server error threshold',
+      { alarms: { apiServerErrors: 0 } },
+      /alarms\.apiServerErrors must be an integer in 1\.\.\d+, got 0/,
+    ],
+    [
+      'a negative lease loss threshold',
+      { alarms: { leaseLossesPerMinute: -1 } },
+      /alarms\.leaseLossesPerMinute must be an integer in 0\.\.\d+, got -1/,
+    ],
+    [
+      'a latency threshold API Gateway never reaches',
+      { alarms: { apiLatencyP99: Duration.minutes(1) } },
+      'alarms.apiLatencyP99 must be between 1 ms and 30 seconds, got 1 minute',
+    ],
   ])('rejects %s, showing the value', (_, props, message) => {
     expect(build(props)).toThrow(message);
+  });
+
+  it('takes a cron schedule with its period, and any schedule when alarms are off', () => {
+    expect(
+      build({
+        reaperSchedule: Schedule.cron({ minute: '0/5' }),
+        alarms: { reaperPeriod: Duration.minutes(5) },
+      }),
+    ).not.toThrow();
+    expect(
+      build({ reaperSchedule: Schedule.cron({ minute: '0/5' }), alarms: { enabled: false } }),
+    ).not.toThrow();
   });
 
   it('rejects a stream name Kinesis would refuse, in the stack', () => {

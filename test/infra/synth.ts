@@ -102,35 +102,72 @@ export function logicalId(construct: IConstruct): string {
 export interface Statement {
   readonly actions: readonly string[];
   readonly resource: unknown;
+  /** Absent (undefined) unless the statement has a Condition. */
+  readonly condition?: unknown;
 }
 
-/** Every statement of every inline policy on the role (a function's: its execution role); throws if the role has managed policies. */
-export function roleStatements(template: Template, owner: IFunction | IRole): Statement[] {
+interface PolicyDocument {
+  Statement: { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown }[];
+}
+
+function statementsOf(document: PolicyDocument): Statement[] {
+  return document.Statement.map((s) => {
+    if (s.Effect !== 'Allow') throw new Error(`unexpected ${s.Effect} statement`);
+    return {
+      actions: typeof s.Action === 'string' ? [s.Action] : s.Action,
+      resource: s.Resource,
+      ...(s.Condition !== undefined && { condition: s.Condition }),
+    };
+  });
+}
+
+function roleResource(template: Template, owner: IFunction | IRole) {
   const iamRole = 'functionArn' in owner ? owner.role : owner;
   if (!iamRole) throw new Error(`${owner.node.path} has no role`);
   const roleId = logicalId(iamRole);
   const role = template.findResources('AWS::IAM::Role')[roleId];
   if (!role) throw new Error(`${owner.node.path}: no role ${roleId} in the template`);
+  return { roleId, role };
+}
+
+/**
+ * Every statement of every inline policy on the role (a function's: its execution role); throws if the
+ * role has managed policies (read those with `attachedPolicies`), so no right goes unseen.
+ */
+export function roleStatements(template: Template, owner: IFunction | IRole): Statement[] {
+  const { roleId, role } = roleResource(template, owner);
   if (role.Properties?.ManagedPolicyArns !== undefined) {
     throw new Error(
       `${owner.node.path}'s role has managed policies: ${JSON.stringify(role.Properties.ManagedPolicyArns)}`,
     );
   }
+  return inlineStatements(template, roleId);
+}
+
+function inlineStatements(template: Template, roleId: string): Statement[] {
   const policies = template.findResources('AWS::IAM::Policy', {
     Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
   });
-  return Object.values(policies).flatMap((policy) =>
-    (
-      policy.Properties.PolicyDocument.Statement as {
-        Action: string | string[];
-        Resource: unknown;
-        Effect: string;
-      }[]
-    ).map((s) => {
-      if (s.Effect !== 'Allow') throw new Error(`unexpected ${s.Effect} statement`);
-      return { actions: typeof s.Action === 'string' ? [s.Action] : s.Action, resource: s.Resource };
-    }),
-  );
+  return Object.values(policies).flatMap((policy) => statementsOf(policy.Properties.PolicyDocument));
+}
+
+/** The role's managed policy ARNs as they stand in the template, and its inline statements. */
+export function roleRights(
+  template: Template,
+  role: IRole,
+): { managedPolicyArns: unknown[]; statements: Statement[] } {
+  const { roleId, role: resource } = roleResource(template, role);
+  return {
+    managedPolicyArns: (resource.Properties?.ManagedPolicyArns as unknown[] | undefined) ?? [],
+    statements: inlineStatements(template, roleId),
+  };
+}
+
+/** The statements of a managed policy of the template. */
+export function managedPolicyStatements(template: Template, policy: IConstruct): Statement[] {
+  const resource = template.findResources('AWS::IAM::ManagedPolicy')[logicalId(policy)];
+  if (!resource) throw new Error(`no managed policy ${policy.node.path} in the template`);
+  return statementsOf(resource.Properties.PolicyDocument);
 }
 
 export function actionsOf(statements: readonly Statement[]): string[] {
@@ -139,4 +176,26 @@ export function actionsOf(statements: readonly Statement[]): string[] {
 
 export function getAtt(construct: IConstruct, attribute = 'Arn'): { 'Fn::GetAtt': [string, string] } {
   return { 'Fn::GetAtt': [logicalId(construct), attribute] };
+}
+
+export interface DashboardWidget {
+  readonly type: string;
+  readonly properties: {
+    readonly title?: string;
+    readonly metrics?: unknown[][];
+    readonly alarms?: unknown[];
+    readonly query?: string;
+  };
+}
+
+/**
+ * The widgets of the template's one dashboard. Its body is a JSON string joined with tokens (names,
+ * the region), each of which stands inside a JSON string, so a placeholder keeps it parseable.
+ */
+export function dashboardWidgets(template: Template): DashboardWidget[] {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  if (dashboards.length !== 1) throw new Error(`${dashboards.length} dashboards in the template`);
+  const body = dashboards[0]?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+  const text = body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  return (JSON.parse(text) as { widgets: DashboardWidget[] }).widgets;
 }

@@ -118,7 +118,7 @@ describe('consumers end to end over the local server', () => {
   it('balance, fail over, follow a split and rebalance after a restart, without skipping a record', async () => {
     const streamName = 'e2e-orders';
     await createStream(streamName, 6);
-    const shardSource = new KinesisShardSource({ client: kinesis.client, streamNames: [streamName] });
+    const shardSource = new KinesisShardSource({ client: kinesis.client, streamName });
     const seen = new Set<string>();
     const firstSeenAt = new Map<string, number>();
     const requests = new Map<string, number>();
@@ -264,7 +264,7 @@ describe('consumers end to end over the local server', () => {
     });
     const coordinator = new LeaseCoordinator({
       checkpointer,
-      shardSource: new KinesisShardSource({ client: kinesis.client, streamNames: [streamName] }),
+      shardSource: new KinesisShardSource({ client: kinesis.client, streamName }),
       workerId: 'solo',
       leaseDurationMs: LEASE_MS,
     });

@@ -19,8 +19,10 @@ const ENTRIES = readdirSync(LAMBDA_DIR)
 /**
  * Minified bytes. Measured on 2026-11-25: 72.3 KB for every HTTP handler (zod/mini 22 KB, Powertools
  * Logger 22 KB, our core, store and dispatcher 26 KB), 27.7 KB for not-found, 50.5 KB for the reaper.
+ * On 2026-11-30 the fleet plan, snapshot and discovery made every HTTP handler 85.5 KB (every handler
+ * shares one engine); the guard moved to 96 KB so that it still catches a stray dependency.
  */
-const BUDGET_BYTES = 80 * 1024;
+const BUDGET_BYTES = 96 * 1024;
 
 interface Bundle {
   readonly entry: string;
