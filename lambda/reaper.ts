@@ -9,7 +9,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
-import { loadReaperConfig } from '../lib/core/reaper-config';
+import { loadReaperConfig, REAPER_METRICS } from '../lib/core/reaper-config';
 import { createDynamoClient } from '../lib/store/dynamo-client';
 import { createKinesisClient } from '../lib/store/kinesis-client';
 import { KinesisShardSource } from '../lib/store/kinesis-shard-source';
@@ -23,7 +23,7 @@ export const SAFETY_MARGIN_MS = 15_000;
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'shardlease';
 const logger = new Logger({ serviceName });
-const metrics = new Metrics({ namespace: 'ShardLease', serviceName });
+const metrics = new Metrics({ namespace: REAPER_METRICS.namespace, serviceName });
 
 let reaper: Reaper | undefined;
 /** Where the last, unfinished pass stopped; undefined after a complete pass or a cold start. */
@@ -32,16 +32,19 @@ let resumeFrom: string | undefined;
 function containerReaper(): Reaper {
   if (!reaper) {
     const config = loadReaperConfig(process.env);
+    // The table tells this service's passes from another's in the same account and namespace.
+    metrics.setDefaultDimensions({ [REAPER_METRICS.tableDimension]: config.tableName });
     reaper = new Reaper({
       client: createDynamoClient(config.dynamoDbEndpoint ? { endpoint: config.dynamoDbEndpoint } : {}),
       tableName: config.tableName,
       claimTimeoutMs: config.claimTimeoutMs,
       graceMs: config.reaperGraceMs,
+      leaseDurationMs: config.leaseDurationMs,
       deleteEndedRows: config.deleteEndedRows,
-      ...(config.streamNames.length > 0 && {
+      ...(config.streamName !== undefined && {
         shardSource: new KinesisShardSource({
           client: createKinesisClient(config.kinesisEndpoint ? { endpoint: config.kinesisEndpoint } : {}),
-          streamNames: config.streamNames,
+          streamName: config.streamName,
         }),
       }),
     });

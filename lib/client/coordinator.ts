@@ -110,7 +110,18 @@ export interface LeaseCoordinatorOptions extends CoordinatorEvents {
   /** Clock and timers. @default the system's */
   readonly scheduler?: Scheduler;
   /** @default a Powertools Logger (service `shardlease-coordinator`) */
-  readonly logger?: Logger;
+  readonly logger?: CoordinatorLogger;
+}
+
+/**
+ * What the coordinator logs through. Powertools' Logger fits, as does any logger with these methods;
+ * the option is not typed as Logger itself, whose declarations need `@types/aws-lambda`.
+ */
+export interface CoordinatorLogger {
+  debug(message: string, ...extra: unknown[]): void;
+  info(message: string, ...extra: unknown[]): void;
+  warn(message: string, ...extra: unknown[]): void;
+  error(message: string, ...extra: unknown[]): void;
 }
 
 interface Held {
@@ -160,7 +171,7 @@ export class LeaseCoordinator {
   private readonly retakeBackoffMs: number;
   private readonly stopTimeoutMs: number;
   private readonly scheduler: Scheduler;
-  private readonly logger: Logger;
+  private readonly logger: CoordinatorLogger;
   private readonly events: CoordinatorEvents;
 
   private readonly held = new Map<string, Held>();

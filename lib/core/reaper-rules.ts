@@ -6,7 +6,7 @@
  * once refuse each other's second write instead of counting it twice.
  */
 import { and, attr, type Condition, compare, evaluateCondition, exists, missing, not, or } from './condition';
-import { Attr, type AttrName, type LeaseRow } from './lease-row';
+import { Attr, type AttrName, isWorkerRow, type LeaseRow } from './lease-row';
 import { formatLeaseTime } from './lease-time';
 import {
   claimIsFresh,
@@ -28,13 +28,19 @@ export interface ReaperTerms {
    * the reaper must judge that as the service does. @default 0 (claims lapse when the lease ends)
    */
   readonly leaseDurationMs?: number;
+  /** A worker registry row not updated for this long is deleted. @default 15 minutes */
+  readonly workerRetentionMs?: number;
 }
+
+export const DEFAULT_WORKER_RETENTION_MS = 15 * 60_000;
 
 export interface ReaperTimes {
   /** The lease rules' instants at the same reading of the clock. */
   readonly rule: RuleTimes;
   /** A lease that expired before this instant is past the grace period. */
   readonly reclaimCutoff: string;
+  /** A worker last seen before this instant is forgotten (its registry row deleted). */
+  readonly workerCutoff: string;
 }
 
 export function reaperTimes(nowMs: number, terms: ReaperTerms): ReaperTimes {
@@ -44,6 +50,7 @@ export function reaperTimes(nowMs: number, terms: ReaperTerms): ReaperTimes {
       claimTimeoutMs: terms.claimTimeoutMs,
     }),
     reclaimCutoff: formatLeaseTime(nowMs - terms.graceMs),
+    workerCutoff: formatLeaseTime(nowMs - (terms.workerRetentionMs ?? DEFAULT_WORKER_RETENTION_MS)),
   };
 }
 
@@ -139,7 +146,7 @@ export interface ListedShard {
   readonly closed: boolean;
 }
 
-export type DeleteReason = 'ended' | 'gone';
+export type DeleteReason = 'ended' | 'gone' | 'worker';
 
 export interface RowDelete {
   readonly shardId: string;
@@ -191,7 +198,15 @@ function addChild(children: Map<string, Set<string>>, parent: string | undefined
  * Either way, a row whose lease is live at the moment of the decision is left for a later pass.
  */
 export function decideDeletes(input: DeleteDecisionInput): RowDelete[] {
-  const { rows, stream, times, deleteEnded = true } = input;
+  const { stream, times, deleteEnded = true } = input;
+  // The worker registry's rows are no shards: forgotten once stale, never judged by the stream.
+  const deletes: RowDelete[] = input.rows.filter(isWorkerRow).flatMap((row) => {
+    const stale = compare(attr(Attr.LastSeen), '<', times.workerCutoff);
+    if (!evaluateCondition(stale, row)) return [];
+    const condition = and(exists(Attr.ShardId), asRead(row, Attr.LastSeen));
+    return [{ shardId: String(row[Attr.ShardId]), reason: 'worker' as const, condition }];
+  });
+  const rows = input.rows.filter((row) => !isWorkerRow(row));
   const rowIds = new Set(rows.map((r) => String(r[Attr.ShardId])));
   const children = new Map<string, Set<string>>();
   for (const row of rows) {
@@ -204,7 +219,6 @@ export function decideDeletes(input: DeleteDecisionInput): RowDelete[] {
     addChild(children, shard.parentShardId, shard.shardId);
     addChild(children, shard.adjacentParentShardId, shard.shardId);
   }
-  const deletes: RowDelete[] = [];
   for (const row of rows) {
     if (evaluateCondition(hasLiveOwner(times.rule), row)) continue;
     const shardId = String(row[Attr.ShardId]);

@@ -8,6 +8,7 @@ import type { Checkpointer } from '../core/checkpointer';
 import {
   checkpointBodySchema,
   claimBodySchema,
+  heartbeatBodySchema,
   renewBodySchema,
   shardIdSchema,
   shardIdSetSchema,
@@ -19,6 +20,11 @@ import { type OperationName, ROUTES, type Route } from './routes';
 export interface OperationResult {
   readonly status: 200 | 204;
   readonly body?: unknown;
+  /**
+   * Numbers for the request's log line that the status cannot tell, such as a batch renewal's
+   * per-shard outcomes: the CDK construct's lease-loss metric filters count `leasesLost`.
+   */
+  readonly logFields?: Readonly<Record<string, number>>;
 }
 
 type Schema = z.core.$ZodType;
@@ -174,6 +180,34 @@ export const OPERATIONS = {
     path: z.strictObject({ workerId: workerIdSchema }),
     query: noQuery,
     body: renewBodySchema,
-    run: async (cp, { path, body }) => ok(await cp.renewLeases(path.workerId, body.shardIds)),
+    run: async (cp, { path, body }) => {
+      const result = await cp.renewLeases(path.workerId, body.shardIds);
+      return {
+        ...ok(result),
+        logFields: {
+          leasesRenewed: result.renewed.length,
+          leasesLost: result.lost.length,
+          leasesFailed: result.failed.length,
+        },
+      };
+    },
+  }),
+  heartbeat: define('heartbeat', {
+    path: z.strictObject({ workerId: workerIdSchema }),
+    query: noQuery,
+    body: heartbeatBodySchema,
+    run: async (cp, { path, body }) => {
+      const result = await cp.heartbeat(path.workerId, body);
+      return {
+        ...ok(result),
+        logFields: {
+          leasesRenewed: result.renewed.length,
+          leasesLost: result.lost.length,
+          leasesFailed: result.failed.length,
+          leasesToTake: result.take.length,
+          leasesToSteal: result.steals.length,
+        },
+      };
+    },
   }),
 } satisfies Record<OperationName, Operation>;

@@ -19,6 +19,12 @@ export interface Route {
   readonly entry: string;
   /** Least privilege: exactly what the operation calls (GetItem reads the row after a refused write). */
   readonly dynamoActions: readonly string[];
+  /**
+   * Who may call it, for the construct's IAM grants: `read` changes nothing; `consume` is what a worker
+   * does to its own leases (a consumer also gets every `read` route); `admin` acts on the table or on
+   * rows a caller does not hold (Init, deleting a row).
+   */
+  readonly access: 'read' | 'consume' | 'admin';
 }
 
 export const OPERATION_NAMES = [
@@ -33,6 +39,7 @@ export const OPERATION_NAMES = [
   'listActiveWorkers',
   'listShards',
   'renewLeases',
+  'heartbeat',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -46,6 +53,7 @@ export const ROUTES: readonly Route[] = [
     path: '/init',
     entry: 'init',
     dynamoActions: ['dynamodb:DescribeTable'],
+    access: 'admin',
   },
   {
     name: 'getLease',
@@ -54,6 +62,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/lease',
     entry: 'get-lease',
     dynamoActions: WRITE,
+    access: 'consume',
   },
   {
     name: 'checkpoint',
@@ -62,6 +71,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/checkpoint',
     entry: 'checkpoint',
     dynamoActions: WRITE,
+    access: 'consume',
   },
   {
     name: 'fetchCheckpoint',
@@ -70,6 +80,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/checkpoint',
     entry: 'fetch-checkpoint',
     dynamoActions: ['dynamodb:GetItem'],
+    access: 'read',
   },
   {
     name: 'removeLeaseOwner',
@@ -78,6 +89,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/lease',
     entry: 'remove-lease-owner',
     dynamoActions: WRITE,
+    access: 'consume',
   },
   {
     name: 'getLeaseOwner',
@@ -86,6 +98,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/owner',
     entry: 'get-lease-owner',
     dynamoActions: ['dynamodb:GetItem'],
+    access: 'read',
   },
   {
     name: 'removeLeaseInfo',
@@ -94,6 +107,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}',
     entry: 'remove-lease-info',
     dynamoActions: ['dynamodb:DeleteItem'],
+    access: 'admin',
   },
   {
     name: 'claimShard',
@@ -102,6 +116,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards/{shardId}/claim',
     entry: 'claim-shard',
     dynamoActions: WRITE,
+    access: 'consume',
   },
   {
     name: 'listActiveWorkers',
@@ -110,6 +125,7 @@ export const ROUTES: readonly Route[] = [
     path: '/workers',
     entry: 'list-active-workers',
     dynamoActions: ['dynamodb:Scan'],
+    access: 'read',
   },
   {
     name: 'listShards',
@@ -118,6 +134,7 @@ export const ROUTES: readonly Route[] = [
     path: '/shards',
     entry: 'list-shards',
     dynamoActions: ['dynamodb:Scan'],
+    access: 'read',
   },
   {
     name: 'renewLeases',
@@ -126,5 +143,16 @@ export const ROUTES: readonly Route[] = [
     path: '/workers/{workerId}/renew',
     entry: 'renew-leases',
     dynamoActions: WRITE,
+    access: 'consume',
+  },
+  {
+    name: 'heartbeat',
+    id: 'Heartbeat',
+    method: 'POST',
+    path: '/workers/{workerId}/heartbeat',
+    entry: 'heartbeat',
+    // Renewals are conditional writes; the fleet plan reads the whole table (a Scan) every few seconds.
+    dynamoActions: [...WRITE, 'dynamodb:Scan'],
+    access: 'consume',
   },
 ];

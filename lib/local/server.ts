@@ -130,14 +130,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       clock,
       claimTimeoutMs,
       graceMs: options.reaperGraceMs ?? DEFAULT_REAPER_GRACE_MS,
+      leaseDurationMs,
       deleteEndedRows: options.reaperDeletesEndedRows ?? true,
       ...(options.streamName && {
         shardSource: new KinesisShardSource({
           client: createLocalKinesisClient(options.kinesisEndpoint),
-          streamNames: options.streamName
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+          streamName: options.streamName,
         }),
       }),
     });

@@ -20,11 +20,14 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type Clock, systemClock } from '../core/clock';
+import { discoveryWrite, shardsToDiscover } from '../core/discovery';
 import { Attr, type LeaseRow } from '../core/lease-row';
+import { REAPER_METRICS } from '../core/reaper-config';
 import {
   applyRowWrite,
   decideDeletes,
   planRowWrite,
+  type ReaperTerms,
   type ReaperTimes,
   type RowDelete,
   reaperTimes,
@@ -32,7 +35,7 @@ import {
 } from '../core/reaper-rules';
 import { compileExpressions } from './expressions';
 import { fromItem, keyOf } from './item';
-import type { ShardSource } from './kinesis-shard-source';
+import type { ShardSource, StreamShard } from './kinesis-shard-source';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry';
 
 export interface ReaperOptions {
@@ -52,6 +55,10 @@ export interface ReaperOptions {
    * (the gone rule, or the Go worker's own RemoveLeaseInfo). @default true
    */
   readonly deleteEndedRows?: boolean;
+  /** The service's lease duration: claims lapse a lease period after the claimed lease ended. @default 0 */
+  readonly leaseDurationMs?: number;
+  /** Worker registry rows not updated for this long are deleted. @default 15 minutes */
+  readonly workerRetentionMs?: number;
 }
 
 export interface ReaperPassOptions {
@@ -68,6 +75,10 @@ export interface ReaperSummary {
   readonly claimsDropped: number;
   readonly endedRowsDeleted: number;
   readonly goneRowsDeleted: number;
+  /** Rows created for shards the stream lists (shard discovery). */
+  readonly shardsDiscovered: number;
+  /** Worker registry rows of workers gone for longer than the retention. */
+  readonly workerRowsDeleted: number;
   /** Writes refused because the row changed since the read. */
   readonly conflicts: number;
   readonly durationMs: number;
@@ -95,6 +106,7 @@ const KEPT = [
   Attr.Checkpoint,
   Attr.ParentShardId,
   Attr.LeaseCounter,
+  Attr.LastSeen,
 ] as const;
 
 function keep(row: LeaseRow): LeaseRow {
@@ -154,6 +166,8 @@ class Tally {
   claimsDropped = 0;
   endedRowsDeleted = 0;
   goneRowsDeleted = 0;
+  shardsDiscovered = 0;
+  workerRowsDeleted = 0;
   conflicts = 0;
 }
 
@@ -170,7 +184,7 @@ interface PassState {
 export class Reaper {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
-  private readonly terms: { readonly claimTimeoutMs: number; readonly graceMs: number };
+  private readonly terms: ReaperTerms;
   private readonly clock: Clock;
   private readonly shardSource: ShardSource | undefined;
   private readonly retry: RetryPolicy;
@@ -191,7 +205,12 @@ export class Reaper {
     }
     this.client = options.client;
     this.tableName = options.tableName;
-    this.terms = { claimTimeoutMs: options.claimTimeoutMs, graceMs: options.graceMs };
+    this.terms = {
+      claimTimeoutMs: options.claimTimeoutMs,
+      graceMs: options.graceMs,
+      ...(options.leaseDurationMs !== undefined && { leaseDurationMs: options.leaseDurationMs }),
+      ...(options.workerRetentionMs !== undefined && { workerRetentionMs: options.workerRetentionMs }),
+    };
     this.clock = options.clock ?? systemClock;
     this.shardSource = options.shardSource;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
@@ -304,6 +323,7 @@ export class Reaper {
         stream = await this.shardSource.listShards();
         const problem = streamViewProblem(stream);
         if (problem) throw new Error(problem);
+        await this.discover(stream, state, tally);
       } catch (error) {
         // The stream is authoritative for children too: without a complete list, delete nothing.
         return { complete: false, fault: `listing the stream failed: ${messageOf(error)}` };
@@ -348,7 +368,32 @@ export class Reaper {
     );
     if (!applied) return;
     if (d.reason === 'ended') tally.endedRowsDeleted++;
+    else if (d.reason === 'worker') tally.workerRowsDeleted++;
     else tally.goneRowsDeleted++;
+  }
+
+  /**
+   * Shard discovery: creates the row of every listed shard that has none (with its parents), so that
+   * workers never list the stream. Conditional on the row not existing, so a take racing it wins.
+   */
+  private async discover(stream: readonly StreamShard[], state: PassState, tally: Tally): Promise<void> {
+    const rowIds = new Set([...state.rows.keys()]);
+    const missingShards = shardsToDiscover(stream, rowIds);
+    const { error } = await forEachBounded(missingShards, WRITE_CONCURRENCY, async (shard) => {
+      const applied = await this.conditionally(
+        () =>
+          this.client.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: keyOf(shard.shardId),
+              ...compileExpressions(discoveryWrite(shard, this.times().rule)),
+            }),
+          ),
+        tally,
+      );
+      if (applied) tally.shardsDiscovered++;
+    });
+    if (error !== undefined) throw error;
   }
 
   /** True when the write happened; false (and a conflict counted) when its condition no longer held. */
@@ -366,19 +411,28 @@ export class Reaper {
 
 /**
  * The one summary line of a pass (ERROR when a fault stopped it, INFO otherwise) and its counts as
- * metrics, published at once (a scheduled handler has no request to flush them at the end of).
+ * metrics, published at once (a scheduled handler has no request to flush them at the end of). The
+ * construct's alarms read PassFaults (a fault is returned in the summary, so the function never errors)
+ * and PassesCompleted (a reaper that stops finishing passes, whatever the reason).
  */
 export function reportReaperPass(summary: ReaperSummary, sinks: { logger: Logger; metrics: Metrics }): void {
   const { logger, metrics } = sinks;
+  const m = REAPER_METRICS;
   if (summary.fault) logger.error('reaper pass', { ...summary });
   else logger.info('reaper pass', { ...summary });
-  metrics.addMetric('LeasesReclaimed', MetricUnit.Count, summary.leasesReclaimed);
-  metrics.addMetric('ClaimsDropped', MetricUnit.Count, summary.claimsDropped);
-  metrics.addMetric('RowsDeleted', MetricUnit.Count, summary.endedRowsDeleted + summary.goneRowsDeleted);
-  metrics.addMetric('PagesScanned', MetricUnit.Count, summary.pagesScanned);
-  metrics.addMetric('RowsScanned', MetricUnit.Count, summary.rowsScanned);
-  metrics.addMetric('Conflicts', MetricUnit.Count, summary.conflicts);
-  metrics.addMetric('PassFaults', MetricUnit.Count, summary.fault ? 1 : 0);
-  metrics.addMetric('PassDuration', MetricUnit.Milliseconds, summary.durationMs);
+  metrics.addMetric(m.leasesReclaimed, MetricUnit.Count, summary.leasesReclaimed);
+  metrics.addMetric(m.claimsDropped, MetricUnit.Count, summary.claimsDropped);
+  metrics.addMetric(
+    m.rowsDeleted,
+    MetricUnit.Count,
+    summary.endedRowsDeleted + summary.goneRowsDeleted + summary.workerRowsDeleted,
+  );
+  metrics.addMetric(m.shardsDiscovered, MetricUnit.Count, summary.shardsDiscovered);
+  metrics.addMetric(m.pagesScanned, MetricUnit.Count, summary.pagesScanned);
+  metrics.addMetric(m.rowsScanned, MetricUnit.Count, summary.rowsScanned);
+  metrics.addMetric(m.conflicts, MetricUnit.Count, summary.conflicts);
+  metrics.addMetric(m.passFaults, MetricUnit.Count, summary.fault ? 1 : 0);
+  metrics.addMetric(m.passesCompleted, MetricUnit.Count, summary.complete ? 1 : 0);
+  metrics.addMetric(m.passDuration, MetricUnit.Milliseconds, summary.durationMs);
   metrics.publishStoredMetrics();
 }

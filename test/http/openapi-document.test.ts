@@ -43,6 +43,7 @@ const CODES_BY_OPERATION: Record<OperationName, readonly ErrorCode[]> = {
   listActiveWorkers: [...COMMON, 'ShardNotAssigned'],
   listShards: COMMON,
   renewLeases: WITH_BODY,
+  heartbeat: WITH_BODY,
 };
 /** Answered by the $default route (lib/http/unmatched.ts), not by any operation. */
 const ROUTING_CODES: readonly ErrorCode[] = ['MethodNotAllowed'];
@@ -298,6 +299,32 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
       ...WORKER_ID_SAMPLES.map(([label, workerId, valid]) => [label, { workerId }, valid] as const),
       ['no worker id', {}, false],
       ['an unknown field', { workerId: W, shardId: 's' }, false],
+    ]);
+  });
+
+  it('on the Heartbeat body', () => {
+    const held = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ shardId: `shardId-${i}`, leaseCounter: i }));
+    expectAgreement(bodySchemaOf('heartbeat'), OPERATIONS.heartbeat.body, [
+      ['nothing held', { held: [] }, true],
+      ['250 leases and a capacity', { held: held(250), capacity: 10 }, true],
+      ['capacity 0', { held: [], capacity: 0 }, true],
+      ['251 leases', { held: held(251) }, false],
+      ['a lease without its counter', { held: [{ shardId: 'a' }] }, false],
+      ['a bad shard id', { held: [{ shardId: 'a b', leaseCounter: 1 }] }, false],
+      ['a negative capacity', { held: [], capacity: -1 }, false],
+      ['a fractional capacity', { held: [], capacity: 1.5 }, false],
+      ['no held field', {}, false],
+      ['an unknown field in a lease', { held: [{ shardId: 'a', leaseCounter: 1, owner: W }] }, false],
+      ['an unknown field', { held: [], workerId: W }, false],
+    ]);
+  });
+
+  it('on the GetLease newLease flag', () => {
+    expectAgreement(bodySchemaOf('getLease'), OPERATIONS.getLease.body, [
+      ['newLease true', { workerId: W, newLease: true }, true],
+      ['newLease false', { workerId: W, newLease: false }, true],
+      ['newLease as a string', { workerId: W, newLease: 'true' }, false],
     ]);
   });
 

@@ -98,7 +98,7 @@ beforeEach(async () => {
 });
 
 function reaperOn(
-  streamNames: readonly string[],
+  streamName: string,
   client: KinesisClient = kinesis.client,
   deleteEndedRows = true,
 ): Reaper {
@@ -109,16 +109,13 @@ function reaperOn(
     claimTimeoutMs: 120_000,
     graceMs: 10_000,
     clock,
-    shardSource: new KinesisShardSource({ client, streamNames }),
+    shardSource: new KinesisShardSource({ client, streamName }),
   });
 }
 
 describe('KinesisShardSource', () => {
   it('lists every shard of a split and merged stream with parents and whether each is closed', async () => {
-    const shards = await new KinesisShardSource({
-      client: kinesis.client,
-      streamNames: [STREAM],
-    }).listShards();
+    const shards = await new KinesisShardSource({ client: kinesis.client, streamName: STREAM }).listShards();
     expect([...shards].sort((a, b) => a.shardId.localeCompare(b.shardId))).toEqual([
       { shardId: S0, closed: true },
       { shardId: S1, parentShardId: S0, closed: true },
@@ -127,16 +124,38 @@ describe('KinesisShardSource', () => {
     ]);
   });
 
-  it('fails, rather than returning a partial list, when one of the streams does not exist', async () => {
-    const source = new KinesisShardSource({
-      client: kinesis.client,
-      streamNames: [STREAM, 'no-such-stream'],
-    });
+  it('fails, rather than returning an empty list, when the stream does not exist', async () => {
+    const source = new KinesisShardSource({ client: kinesis.client, streamName: 'no-such-stream' });
     await expect(source.listShards()).rejects.toThrow(/no-such-stream|not found/i);
+  });
+
+  it('refuses several streams: shard ids repeat across streams, so one table serves one', () => {
+    expect(
+      () => new KinesisShardSource({ client: kinesis.client, streamNames: [STREAM, 'payments'] }),
+    ).toThrow('KinesisShardSource serves one stream');
   });
 });
 
 describe('Reaper with a Kinesis stream', () => {
+  it('discovers every listed shard without a row, never a retired parent, and forgets stale workers', async () => {
+    // S0 ended and was retired (no row) after its children got theirs; S1 has a row; S2 and S3 have none.
+    await put(dynamo, table.tableName, [
+      live(S1, S0),
+      { ShardID: '@worker/gone', LastSeen: iso(T0 - 3_600_000), FirstSeen: iso(T0 - 7_200_000) },
+      { ShardID: '@worker/here', LastSeen: iso(T0 - 1_000), FirstSeen: iso(T0 - 7_200_000) },
+    ]);
+    const summary = await reaperOn(STREAM).runPass();
+    expect(summary).toMatchObject({
+      complete: true,
+      shardsDiscovered: 2,
+      workerRowsDeleted: 1,
+      goneRowsDeleted: 0,
+    });
+    expect(await shardIds(dynamo, table.tableName)).toEqual(['@worker/here', S1, S2, S3]);
+    // A second pass has nothing left to discover.
+    expect(await reaperOn(STREAM).runPass()).toMatchObject({ shardsDiscovered: 0, workerRowsDeleted: 0 });
+  });
+
   it('removes ended parents only once every child the stream lists has a row, and keeps live shards', async () => {
     // The Go library records only ParentShardId, so nothing in the rows names S2 as S3's parent.
     await put(dynamo, table.tableName, [
@@ -145,12 +164,27 @@ describe('Reaper with a Kinesis stream', () => {
       ended(S2, S0),
       live('shardId-000000000099'),
     ]);
-    const reaper = reaperOn([STREAM]);
+    const reaper = reaperOn(STREAM);
 
     const first = await reaper.runPass();
-    // S0's children (S1, S2) have rows; S1 and S2 wait for S3's row. 99 is not listed but held: kept.
-    expect(first).toMatchObject({ complete: true, endedRowsDeleted: 1, goneRowsDeleted: 0, conflicts: 0 });
-    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2, 'shardId-000000000099']);
+    // S0's children (S1, S2) have rows; S1 and S2 wait for S3's row, which discovery creates, with both
+    // parents, at the end of this pass. 99 is not listed but held: kept.
+    expect(first).toMatchObject({
+      complete: true,
+      endedRowsDeleted: 1,
+      goneRowsDeleted: 0,
+      shardsDiscovered: 1,
+      conflicts: 0,
+    });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2, S3, 'shardId-000000000099']);
+    const discovered = await table.checkpointer
+      .fetchCheckpoint(S3)
+      .catch((e: { details: unknown }) => e.details);
+    expect(discovered).toEqual({ leaseCounter: 0 });
+    expect((await table.checkpointer.listShards()).shards.find((l) => l.shardId === S3)).toMatchObject({
+      parentShardId: S1,
+      adjacentParentShardId: S2,
+    });
 
     await put(dynamo, table.tableName, [live(S3, S1)]);
     const second = await reaper.runPass();
@@ -168,7 +202,7 @@ describe('Reaper with a Kinesis stream', () => {
       ended('shardId-000000000098'),
     ]);
 
-    const summary = await reaperOn([STREAM], kinesis.client, false).runPass();
+    const summary = await reaperOn(STREAM, kinesis.client, false).runPass();
 
     // Only the ended shard the stream no longer lists goes.
     expect(summary).toMatchObject({ complete: true, endedRowsDeleted: 0, goneRowsDeleted: 1 });
@@ -184,7 +218,7 @@ describe('Reaper with a Kinesis stream', () => {
       // Listed, closed, no row names it and the stream's child (S3) has a row: ended-rule only.
       { ShardID: S1, Checkpoint: '5' },
     ]);
-    const reaper = reaperOn([STREAM]);
+    const reaper = reaperOn(STREAM);
 
     const first = await reaper.runPass();
     expect(first).toMatchObject({ complete: true, goneRowsDeleted: 1, endedRowsDeleted: 0 });
@@ -205,7 +239,7 @@ describe('Reaper with a Kinesis stream', () => {
       { ShardID: 'shardId-000000000099', LeaseTimeout: iso(T0 - 60_000), AssignedTo: 'crashed' },
     ]);
 
-    const summary = await reaperOn([STREAM, 'not-a-stream']).runPass();
+    const summary = await reaperOn('not-a-stream').runPass();
 
     expect(summary.complete).toBe(false);
     expect(summary.fault).toMatch(/listing the stream failed/);
@@ -226,15 +260,20 @@ describe('Reaper with a Kinesis stream', () => {
     // Nothing listens on that port any more: every ListShards is refused.
     const downClient = createLocalKinesisClient(down.endpoint);
 
-    const summary = await reaperOn([STREAM], downClient).runPass();
+    const summary = await reaperOn(STREAM, downClient).runPass();
     downClient.destroy();
 
     expect(summary.fault).toMatch(/listing the stream failed/);
     expect(summary).toMatchObject({ complete: false, endedRowsDeleted: 0, goneRowsDeleted: 0 });
     expect(await shardIds(dynamo, table.tableName)).toEqual([S0, S1, S2, 'shardId-000000000099']);
 
-    const recovered = await reaperOn([STREAM]).runPass();
-    expect(recovered).toMatchObject({ complete: true, endedRowsDeleted: 1, goneRowsDeleted: 1 });
-    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2]);
+    const recovered = await reaperOn(STREAM).runPass();
+    expect(recovered).toMatchObject({
+      complete: true,
+      endedRowsDeleted: 1,
+      goneRowsDeleted: 1,
+      shardsDiscovered: 1,
+    });
+    expect(await shardIds(dynamo, table.tableName)).toEqual([S1, S2, S3]);
   });
 });

@@ -612,6 +612,39 @@ describe('ListShards (GET /shards)', () => {
   });
 });
 
+describe('Heartbeat (POST /workers/{workerId}/heartbeat)', () => {
+  it('renews the held leases by their counters and answers with the worker’s plan', async () => {
+    const worker = 'hb worker/1';
+    const [mine, stale] = [newShard(), newShard()];
+    const held = await take(mine, worker);
+    await take(stale, worker);
+    const reply = await invoke('heartbeat', {
+      pathParameters: { workerId: worker },
+      body: {
+        held: [
+          { shardId: mine, leaseCounter: held.body.leaseCounter },
+          { shardId: stale, leaseCounter: 99 },
+        ],
+        capacity: 10,
+      },
+    });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.body.renewed.map((l: { shardId: string }) => l.shardId)).toEqual([mine]);
+    expect(reply.body.lost).toEqual([expect.objectContaining({ shardId: stale, code: 'LeaseLost' })]);
+    expect(reply.body).toMatchObject({ failed: [], take: expect.any(Array), steals: expect.any(Array) });
+    expect(typeof reply.body.target).toBe('number');
+  });
+
+  it('fails with 400 naming the bad lease fields, and renews nothing', async () => {
+    const reply = await invoke('heartbeat', {
+      pathParameters: { workerId: 'w' },
+      body: { held: [{ shardId: 'a b', leaseCounter: -1 }] },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect(fieldsOf(reply)).toEqual(['held.0.shardId', 'held.0.leaseCounter']);
+  });
+});
+
 describe('RenewLeases (POST /workers/{workerId}/renew)', () => {
   it('renews the worker’s leases and reports the others as lost, in request order', async () => {
     const worker = 'host 10.0.0.7/pid 42';
