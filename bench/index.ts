@@ -10,6 +10,7 @@ import { run as core } from './core';
 import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
 import { run as http } from './http';
 import { run as reaper } from './reaper';
+import { run as scale } from './scale';
 import type { BenchContext, BenchSection } from './section';
 
 interface SectionRunner {
@@ -22,6 +23,7 @@ const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   http: { needsDynamo: true, run: http },
   bundles: { needsDynamo: false, run: () => bundles() },
   reaper: { needsDynamo: true, run: reaper },
+  scale: { needsDynamo: false, run: () => scale() },
 };
 
 const cell = (value: string | number): string => String(value).replace(/\|/g, '\\|');
