@@ -15,10 +15,16 @@ interface KinesaliteServer {
   close(callback: (error?: Error) => void): void;
 }
 
-export async function startKinesalite(): Promise<TestKinesis> {
+/** `shardLimit`: the most shards the account may hold (kinesalite refuses streams beyond it). */
+export async function startKinesalite(options: { readonly shardLimit?: number } = {}): Promise<TestKinesis> {
   // kinesalite ships no types; its factory returns a node:http server.
   const kinesalite = require('kinesalite') as (options: Record<string, unknown>) => KinesaliteServer;
-  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  const server = kinesalite({
+    createStreamMs: 0,
+    deleteStreamMs: 0,
+    updateStreamMs: 0,
+    shardLimit: options.shardLimit ?? 100,
+  });
   await new Promise<void>((resolve, reject) =>
     server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
   );
