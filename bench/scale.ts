@@ -230,6 +230,10 @@ function totalUnits(store: MemoryRowStore): { read: number; write: number } {
   return { read, write };
 }
 
+/**
+ * Listing runs only where this machine finishes it in minutes: its cost is O(workers × shards), and at
+ * 100 × 10,000 each virtual minute reads 6 million rows (the figures scale linearly from the rows here).
+ */
 const SCENARIOS: ReadonlyArray<readonly [Design, number, number]> = [
   ['heartbeat', 10, 1_000],
   ['listing', 10, 1_000],
@@ -237,8 +241,8 @@ const SCENARIOS: ReadonlyArray<readonly [Design, number, number]> = [
   ['listing', 100, 1_000],
   ['heartbeat', 1_000, 1_000],
   ['heartbeat', 10, 10_000],
+  ['listing', 10, 10_000],
   ['heartbeat', 100, 10_000],
-  ['listing', 100, 10_000],
   ['heartbeat', 1_000, 10_000],
 ];
 
