@@ -13,6 +13,20 @@ export {
   type LeaseLostEvent,
   type ShardLease,
 } from './client/coordinator';
+export {
+  createShardConsumerHandler,
+  type InitialPosition,
+  type LambdaContextLike,
+  readShard,
+  ShardConsumerError,
+  type ShardConsumerEvent,
+  type ShardConsumerHandler,
+  type ShardConsumerHandlerOptions,
+  type ShardConsumerSummary,
+  type ShardReaderOptions,
+  type ShardReadOutcome,
+  type ShardReadStats,
+} from './client/lambda-consumer';
 export type { Backoff } from './client/retry';
 export {
   type RequestInfo,

@@ -6,6 +6,12 @@ export {
   TABLE_KEY_READ_ACTIONS,
   TABLE_KEY_WRITE_ACTIONS,
 } from './access';
+export {
+  CONSUMER_ENVIRONMENT,
+  ShardLeaseConsumer,
+  type ShardLeaseConsumerAlarmProps,
+  type ShardLeaseConsumerProps,
+} from './consumer';
 export { ESBUILD_MISSING } from './esbuild';
 export { LEASE_LOSS_SIGNALS, LEASE_RENEWAL_SIGNALS, LOG_METRICS, type LogSignal } from './monitoring';
 export type {
