@@ -8,12 +8,13 @@ import {
   OPTIONS,
   type OptionName,
 } from './commands';
-import { UsageError } from './io';
+import { EXIT_CODES_TEXT, UsageError } from './io';
 
 const COMMON: readonly OptionName[] = ['json', 'help'];
 
 export type Invocation =
   | { readonly kind: 'help'; readonly command?: CommandName }
+  | { readonly kind: 'version'; readonly json: boolean }
   | {
       readonly kind: 'run';
       readonly command: CommandName;
@@ -39,12 +40,15 @@ export function topHelp(): string {
     'shardlease: inspect and operate a shardlease lease table, locally or deployed',
     '',
     'usage: shardlease <command> [arguments] [options]',
+    '       shardlease --version [--json]',
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `shardlease <command> --help` for a command’s arguments and options.',
-    'Exit codes: 0 ok, 1 refused by the service, 2 usage error, 3 service unavailable or failed.',
+    'Every command takes --json: one JSON document on stdout, the result or {"error": {…}}.',
+    '',
+    EXIT_CODES_TEXT,
     '',
   ].join('\n');
 }
@@ -56,8 +60,11 @@ export function commandHelp(name: CommandName): string {
     '',
     `usage: ${synopsis(spec)}`,
     '',
+    ...(spec.details ? [...spec.details, ''] : []),
     'options:',
     ...[...spec.options, ...COMMON].map(optionLine),
+    '',
+    EXIT_CODES_TEXT,
     '',
   ].join('\n');
 }
@@ -65,6 +72,11 @@ export function commandHelp(name: CommandName): string {
 export function parseCommandLine(argv: readonly string[]): Invocation {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h') return { kind: 'help' };
+  if (first === '--version' || first === '-V') {
+    const unknown = rest.find((a) => a !== '--json');
+    if (unknown !== undefined) throw new UsageError(`--version takes only --json, got '${unknown}'`);
+    return { kind: 'version', json: rest.includes('--json') };
+  }
   if (first === 'help') {
     if (rest[0] === undefined) return { kind: 'help' };
     const spec = commandNamed(rest[0]);

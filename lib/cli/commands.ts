@@ -18,7 +18,9 @@ export type OptionName =
   | 'claim-timeout-ms'
   | 'grace-ms'
   | 'stream'
-  | 'kinesis-endpoint';
+  | 'kinesis-endpoint'
+  | 'force'
+  | 'yes';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -44,7 +46,10 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
     value: 'N',
     description: 'tries per request, for throttling and faults (default 10)',
   },
-  json: { type: 'boolean', description: 'print JSON instead of a table' },
+  json: {
+    type: 'boolean',
+    description: 'print JSON on stdout (on failure: {"error": {code, message, hint, …}})',
+  },
   help: { type: 'boolean', short: 'h', description: 'show help' },
   worker: { type: 'string', short: 'w', value: 'ID', description: 'worker id' },
   counter: { type: 'string', value: 'N', description: 'lease counter the caller holds (fencing token)' },
@@ -79,9 +84,28 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
     value: 'URL',
     description: 'Kinesis-compatible endpoint, e.g. a local kinesalite (env KINESIS_ENDPOINT)',
   },
+  force: {
+    type: 'boolean',
+    description:
+      'delete even while another worker holds a live lease: stop that worker first, or it may take the shard again and carry on',
+  },
+  yes: {
+    type: 'boolean',
+    short: 'y',
+    description: 'do not ask for confirmation (needed when stdin is not a terminal)',
+  },
 };
 
-export type CommandName = 'list' | 'show' | 'workers' | 'release' | 'claim' | 'checkpoint' | 'reap';
+export type CommandName =
+  | 'list'
+  | 'show'
+  | 'workers'
+  | 'release'
+  | 'claim'
+  | 'checkpoint'
+  | 'delete'
+  | 'reset'
+  | 'reap';
 
 export interface CommandSpec {
   readonly name: CommandName;
@@ -89,6 +113,8 @@ export interface CommandSpec {
   readonly options: readonly OptionName[];
   readonly required: readonly OptionName[];
   readonly summary: string;
+  /** More lines for `<command> --help`. */
+  readonly details?: readonly string[];
 }
 
 const API: readonly OptionName[] = ['url', 'region', 'max-attempts'];
@@ -99,7 +125,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: [],
     options: API,
     required: [],
-    summary: 'list every shard: owner, lease expiry, checkpoint, claim',
+    summary: 'list every shard: owner, lease expiry (relative), checkpoint, claim',
+    details: [
+      'EXPIRES is relative to this machine’s clock ("in 8s", "expired 3m ago"); --json and `show`',
+      'give the absolute lease timeout the service wrote.',
+    ],
   },
   {
     name: 'show',
@@ -135,6 +165,42 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...API, 'worker', 'counter'],
     required: ['worker'],
     summary: 'record a checkpoint (a sequence number or SHARD_END) as the lease owner',
+  },
+  {
+    name: 'delete',
+    args: ['shard'],
+    options: [...API, 'worker', 'force', 'yes'],
+    required: [],
+    summary: 'delete a shard’s row (lease, checkpoint, parent, claim), after confirmation',
+    details: [
+      'For a shard the stream no longer has (the reaper also does this by itself). The row and its',
+      'checkpoint are gone: if the shard still exists, the next worker to take it starts it from its',
+      'initial position, and until then only shard discovery (when the service knows the stream)',
+      'brings its row back. To reprocess a live shard, use `reset`, which keeps the row.',
+      '',
+      'Refused (LeaseNotAcquired, exit 1) while another worker holds a live lease, unless --force;',
+      'with --worker ID, the row may be deleted while ID itself holds the lease.',
+      'Asks for confirmation on a terminal; without a terminal it needs --yes (else exit 4).',
+    ],
+  },
+  {
+    name: 'reset',
+    args: ['shard'],
+    options: [...API, 'worker', 'force', 'yes'],
+    required: [],
+    summary: 'forget a shard’s checkpoint and lease so it is processed afresh, after confirmation',
+    details: [
+      'Deletes the shard’s row, then writes it back empty: the same shard id and parent shard, no',
+      'owner, no checkpoint, no claim. The next worker to take the shard starts it from its initial',
+      'position (TRIM_HORIZON or LATEST, as the consumer is configured), in parent-before-child',
+      'order, whether or not shard discovery is configured. The row is written back by taking the',
+      `lease as worker ${'`shardlease-cli`'} and releasing it at once; if a worker takes the shard in`,
+      'between, the shard has already started afresh and that step is skipped.',
+      '',
+      'Refused (LeaseNotAcquired, exit 1) while another worker holds a live lease, unless --force;',
+      'that worker would otherwise keep processing from where it was.',
+      'Asks for confirmation on a terminal; without a terminal it needs --yes (else exit 4).',
+    ],
   },
   {
     name: 'reap',

@@ -1,6 +1,29 @@
 /** The CLI on the real process: its arguments, streams and environment, and its exit code. */
+import { createInterface } from 'node:readline/promises';
 import { runCli } from './run-cli';
 
+/** Asks on the terminal (the question on stderr, so that stdout stays the command's output). */
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
-  process.exitCode = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  // fetch's timers do not hold the process open: without this, a request that never settles (a server
+  // that accepts and drops connections can cause one) would end the process with exit code 0 and no word.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    process.exitCode = await runCli(argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      ...(process.stdin.isTTY && { prompt: ask }),
+    });
+  } finally {
+    clearInterval(keepAlive);
+  }
 }

@@ -1,12 +1,14 @@
 /**
  * `shardlease`: every command but `reap` goes through ShardLeaseClient, against the local server or a
  * deployed API (signed); `reap` runs one reaper pass straight on the table. Errors print as
- * `code: message` on stderr, never a stack, and set a distinct exit code (see EXIT).
+ * `code: message` on stderr, then the error's hint (what it means, what to do), never a stack, and set
+ * a distinct exit code (see EXIT). With --json, stdout carries one JSON document whatever happens.
  */
+import { connect } from 'node:net';
 import { ShardLeaseClient } from '../client/shard-lease-client';
 import type { Checkpointer } from '../core/checkpointer';
 import { DEFAULT_CLAIM_TIMEOUT_MS, DEFAULT_REAPER_GRACE_MS } from '../core/config';
-import { ErrorCode, ShardLeaseError } from '../core/errors';
+import { ErrorCode, ShardLeaseError, ShardNotFoundError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
 import { createLocalKinesisClient } from '../local/kinesis-local-client';
 import { createDynamoClient } from '../store/dynamo-client';
@@ -15,11 +17,16 @@ import { KinesisShardSource } from '../store/kinesis-shard-source';
 import { Reaper } from '../store/reaper';
 import { commandHelp, type Invocation, integerOption, parseCommandLine, topHelp } from './args';
 import type { CommandName, OptionName } from './commands';
-import { renderFields, renderLease, renderLeases, renderWorkers } from './format';
-import { type CliIo, EXIT, type ExitCode, UsageError } from './io';
+import { relativeExpiry, renderFields, renderLease, renderLeases, renderWorkers } from './format';
+import { type CliIo, EXIT, type ExitCode, NotConfirmedError, UnreachableError, UsageError } from './io';
+import { packageInfo } from './version';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_TABLE = 'shardlease-local';
+/** How long the CLI waits for a TCP connection to the service before saying it cannot reach it. */
+export const CONNECT_TIMEOUT_MS = 1500;
+/** The worker id `reset` takes and releases the fresh row's lease as. */
+export const RESET_WORKER = 'shardlease-cli';
 
 type Options = Readonly<Partial<Record<OptionName, string | boolean>>>;
 type Run = Extract<Invocation, { kind: 'run' }>;
@@ -35,12 +42,85 @@ interface Output {
 const text = (options: Options, name: OptionName): string | undefined =>
   typeof options[name] === 'string' ? (options[name] as string) : undefined;
 
+const serviceUrl = (run: Run, env: CliIo['env']): string =>
+  text(run.options, 'url') ?? env.SHARDLEASE_URL ?? DEFAULT_URL;
+
+const NETWORK_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  UND_ERR_SOCKET: 'the connection closed without an answer',
+  TimeoutError: 'no answer in time',
+};
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function unreachable(url: string, reason: string, cause?: unknown): UnreachableError {
+  const local = URL.canParse(url) && isLoopback(new URL(url));
+  return new UnreachableError(
+    `cannot reach the service at ${url} (${reason})${local ? ': is `npm start` running?' : ''}`,
+    local
+      ? 'start the local service with `npm start`, or point --url (or SHARDLEASE_URL) at the service'
+      : 'check --url (or SHARDLEASE_URL) and the network; the URL is the API base URL the stack outputs',
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Opens (and closes) one TCP connection to the service, so that "nothing is listening" is reported in
+ * a second or two instead of after the client's retries, which are there for throttling and faults of
+ * a service that does answer and would take several seconds to give up on a refused connection.
+ */
+async function probe(url: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+  const target = new URL(url);
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(timeoutMs);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(unreachable(url, `no connection within ${timeoutMs / 1000} s`));
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      const code = error.code ?? error.name;
+      reject(unreachable(url, NETWORK_REASONS[code] ?? code, error));
+    });
+  });
+}
+
+/**
+ * Why a client call got no response, when it is a network failure (fetch's TypeError carrying the
+ * socket's code, or a timeout); undefined for anything else, e.g. a request that could not be signed.
+ */
+function noResponseReason(error: unknown): string | undefined {
+  if (!(error instanceof ShardLeaseError) || error.code !== ErrorCode.Internal) return undefined;
+  if (error.details.status !== 0) return undefined;
+  const cause = error.cause as { name?: string; cause?: { code?: string } } | undefined;
+  if (cause?.name === 'TimeoutError' || cause?.name === 'AbortError') return 'no answer in time';
+  if (cause?.name !== 'TypeError') return undefined;
+  const code = cause.cause?.code;
+  return code === undefined ? 'no response' : (NETWORK_REASONS[code] ?? code);
+}
+
 function clientFor(run: Run, env: CliIo['env']): ShardLeaseClient {
   const region = text(run.options, 'region') ?? env.AWS_REGION;
   const maxAttempts = integerOption(run.options, 'max-attempts', run.command, 1);
   try {
     return new ShardLeaseClient({
-      baseUrl: text(run.options, 'url') ?? env.SHARDLEASE_URL ?? DEFAULT_URL,
+      baseUrl: serviceUrl(run, env),
       ...(region && { region }),
       ...(maxAttempts !== undefined && { maxAttempts }),
     });
@@ -61,33 +141,160 @@ async function listAll(client: Checkpointer): Promise<Lease[]> {
   return shards.sort((a, b) => (a.shardId < b.shardId ? -1 : a.shardId > b.shardId ? 1 : 0));
 }
 
-async function show(client: Checkpointer, shardId: string): Promise<Output> {
+/** The shard's row as a lease; ShardNotFoundError when it has none. */
+async function readRow(client: Checkpointer, shardId: string): Promise<Lease> {
   try {
-    const lease = await client.fetchCheckpoint(shardId);
-    return { json: lease, text: renderLease(lease) };
+    return await client.fetchCheckpoint(shardId);
   } catch (error) {
     // A row without a checkpoint is still a lease worth showing; the refusal says what it has.
     if (!(error instanceof ShardLeaseError) || error.code !== ErrorCode.SequenceIDNotFound) throw error;
-    const { owner, leaseCounter } = error.details as { owner?: string; leaseCounter?: number };
-    if (leaseCounter === undefined) {
-      throw new ShardLeaseError(ErrorCode.NotFound, `shard ${shardId} has no lease row`, { shardId });
-    }
-    const lease: Lease = { shardId, leaseCounter, ...(owner !== undefined && { owner }) };
-    return { json: lease, text: renderLease(lease) };
+    const { owner, leaseCounter, leaseTimeout, claimRequest } = error.details as Partial<
+      Record<'owner' | 'leaseTimeout' | 'claimRequest', string>
+    > & { leaseCounter?: number };
+    if (leaseCounter === undefined) throw new ShardNotFoundError(shardId);
+    return {
+      shardId,
+      leaseCounter,
+      ...(owner !== undefined && { owner }),
+      ...(leaseTimeout !== undefined && { leaseTimeout }),
+      ...(claimRequest !== undefined && { claimRequest }),
+    };
   }
 }
 
-async function viaApi(run: Run, env: CliIo['env']): Promise<Output> {
-  const client = clientFor(run, env);
+async function show(client: Checkpointer, shardId: string, now: number): Promise<Output> {
+  const lease = await readRow(client, shardId);
+  return { json: lease, text: renderLease(lease, now) };
+}
+
+/** One line of what a row holds, for the confirmation question. */
+function rowSummary(lease: Lease, now: number): string {
+  const owner =
+    lease.owner === undefined
+      ? 'no owner'
+      : `owner ${lease.owner} (lease ${relativeExpiry(lease.leaseTimeout, now)})`;
+  return [
+    owner,
+    `checkpoint ${lease.checkpoint ?? 'none'}`,
+    `lease counter ${lease.leaseCounter}`,
+    ...(lease.parentShardId ? [`parent ${lease.parentShardId}`] : []),
+    ...(lease.claimRequest ? [`claim by ${lease.claimRequest}`] : []),
+  ].join(', ');
+}
+
+async function confirm(run: Run, io: CliIo, what: string, question: string): Promise<void> {
+  if (run.options.yes === true) return;
+  if (!io.prompt) {
+    throw new NotConfirmedError(
+      `refusing to ${what} without confirmation: stdin is not a terminal`,
+      'pass --yes to confirm; nothing was changed',
+    );
+  }
+  const answer = await io.prompt(`${question} [y/N] `);
+  if (!/^\s*y(es)?\s*$/i.test(answer)) {
+    throw new NotConfirmedError(`not confirmed: did not ${what}`, 'nothing was changed');
+  }
+}
+
+/**
+ * delete: the row goes, checkpoint and all. reset: the row goes and comes back empty with its parent,
+ * by a take and an immediate release as RESET_WORKER, so planning still sees the shard.
+ */
+async function removeRow(run: Run, io: CliIo, client: ShardLeaseClient, now: number): Promise<Output> {
+  const shardId = run.args.shard as string;
+  const reset = run.command === 'reset';
+  const workerId = text(run.options, 'worker');
+  const force = run.options.force === true;
+  let lease: Lease;
+  try {
+    lease = await readRow(client, shardId);
+    // A row without a checkpoint does not say its parent; the listing does (reset writes it back).
+    if (reset && lease.checkpoint === undefined) {
+      lease = (await listAll(client)).find((l) => l.shardId === shardId) ?? lease;
+    }
+  } catch (error) {
+    if (!(error instanceof ShardLeaseError) || error.code !== ErrorCode.NotFound) throw error;
+    return {
+      json: { shardId, deleted: false, reset: false, reason: 'the shard has no row' },
+      text: `shard ${shardId} has no row: nothing to ${run.command}\n`,
+    };
+  }
+  const what = reset ? `reset shard ${shardId}` : `delete the row of shard ${shardId}`;
+  const consequence = reset
+    ? 'Its checkpoint, owner and claim are forgotten; the row is written back empty with its parent, and the next worker to take the shard starts it from its initial position.'
+    : 'Its checkpoint, owner, parent and claim are forgotten; if the shard still exists, the next worker to take it starts it from its initial position.';
+  await confirm(
+    run,
+    io,
+    what,
+    `Shard ${shardId}: ${rowSummary(lease, now)}.\n${consequence}\n${reset ? 'Reset it?' : 'Delete it?'}`,
+  );
+  try {
+    await client.removeLeaseInfo(shardId, {
+      ...(workerId !== undefined && { workerId }),
+      ...(force && { force: true }),
+    });
+  } catch (error) {
+    if (error instanceof ShardLeaseError && error.code === ErrorCode.LeaseNotAcquired) {
+      const owner = (error.details.owner as string | undefined) ?? 'another worker';
+      const until = error.details.leaseTimeout as string | undefined;
+      Object.assign(error, {
+        hint: `${owner} holds a live lease on ${shardId}${until ? ` (${relativeExpiry(until, now)})` : ''}, and ${reset ? 'resetting' : 'deleting'} the row now would pull the shard from under it; nothing was changed. Release it first (shardlease release ${shardId} --worker ${owner}), wait until the lease expires, or pass --force.`,
+      });
+    }
+    throw error;
+  }
+  if (!reset) {
+    return {
+      json: { shardId, deleted: true, previous: lease },
+      text: `deleted the row of shard ${shardId}${lease.checkpoint ? ` (checkpoint ${lease.checkpoint} forgotten)` : ''}\n`,
+    };
+  }
+  let rewritten = true;
+  try {
+    await client.getLease(shardId, {
+      workerId: RESET_WORKER,
+      ...(lease.parentShardId !== undefined && { parentShardId: lease.parentShardId }),
+    });
+  } catch (error) {
+    // A worker took the shard in between: it has started afresh already.
+    if (!(error instanceof ShardLeaseError) || error.code !== ErrorCode.LeaseNotAcquired) throw error;
+    rewritten = false;
+  }
+  if (rewritten) await client.removeLeaseOwner(shardId, RESET_WORKER);
+  return {
+    json: { shardId, deleted: true, reset: true, rewritten, previous: lease },
+    text: `reset shard ${shardId}: ${lease.checkpoint ? `checkpoint ${lease.checkpoint} forgotten; ` : ''}the next worker to take it starts it from its initial position\n`,
+  };
+}
+
+async function viaApi(run: Run, io: CliIo): Promise<Output> {
+  const client = clientFor(run, io.env);
+  const url = serviceUrl(run, io.env);
+  await probe(url);
+  try {
+    return await apiCommand(run, io, client);
+  } catch (error) {
+    const reason = noResponseReason(error);
+    if (reason !== undefined) throw unreachable(url, reason, error);
+    throw error;
+  }
+}
+
+async function apiCommand(run: Run, io: CliIo, client: ShardLeaseClient): Promise<Output> {
   const shard = run.args.shard as string;
   const worker = text(run.options, 'worker') as string;
+  const now = (io.now ?? Date.now)();
   switch (run.command) {
     case 'list': {
       const shards = await listAll(client);
-      return { json: { shards }, text: renderLeases(shards) };
+      return { json: { shards }, text: renderLeases(shards, now) };
     }
     case 'show':
-      return show(client, shard);
+      return show(client, shard, now);
+    case 'delete':
+    case 'reset':
+      return removeRow(run, io, client, now);
     case 'workers': {
       const shards = text(run.options, 'shards');
       const active = await client.listActiveWorkers({
@@ -104,7 +311,7 @@ async function viaApi(run: Run, env: CliIo['env']): Promise<Output> {
       };
     case 'claim': {
       const lease = await client.claimShard(shard, worker);
-      return { json: lease, text: renderLease(lease) };
+      return { json: lease, text: renderLease(lease, now) };
     }
     case 'checkpoint': {
       const leaseCounter = integerOption(run.options, 'counter', run.command);
@@ -113,7 +320,7 @@ async function viaApi(run: Run, env: CliIo['env']): Promise<Output> {
         checkpoint: run.args.sequence as string,
         ...(leaseCounter !== undefined && { leaseCounter }),
       });
-      return { json: lease, text: renderLease(lease) };
+      return { json: lease, text: renderLease(lease, now) };
     }
     default:
       throw new UsageError(`${run.command} does not use the API`, run.command);
@@ -164,7 +371,7 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
     return {
       json: { table: tableName, ...summary },
       text: renderFields([['table', tableName], ...fields]),
-      ...(summary.fault !== undefined && { exitCode: EXIT.unavailable }),
+      ...(summary.fault !== undefined && { exitCode: EXIT.failed }),
     };
   } finally {
     client.destroy();
@@ -174,31 +381,78 @@ async function reap(run: Run, env: CliIo['env']): Promise<Output> {
 
 function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof UnreachableError) return EXIT.unreachable;
+  if (error instanceof NotConfirmedError) return EXIT.notConfirmed;
   if (error instanceof ShardLeaseError) {
-    return error.code === ErrorCode.Internal || error.code === ErrorCode.Throttled
-      ? EXIT.unavailable
+    return error.code === ErrorCode.Internal ||
+      error.code === ErrorCode.Throttled ||
+      error.code === ErrorCode.InvalidDynamoDBSchema
+      ? EXIT.failed
       : EXIT.refused;
   }
-  return EXIT.unavailable;
+  return EXIT.failed;
+}
+
+function codeOf(error: unknown): string {
+  if (error instanceof ShardLeaseError) return error.code;
+  if (error instanceof Error) return error.name;
+  return 'Error';
+}
+
+function hintOf(error: unknown): string | undefined {
+  if (error instanceof ShardLeaseError || error instanceof UnreachableError) return error.hint;
+  if (error instanceof NotConfirmedError) return error.hint;
+  return undefined;
 }
 
 function describe(error: unknown): string {
-  if (error instanceof ShardLeaseError) return `${error.code}: ${error.message}`;
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return `Error: ${String(error)}`;
+  const message = error instanceof Error ? error.message : String(error);
+  const requestId =
+    error instanceof ShardLeaseError && error.code === ErrorCode.Internal
+      ? error.details.requestId
+      : undefined;
+  const hint = hintOf(error);
+  return [
+    `${codeOf(error)}: ${message}${typeof requestId === 'string' ? ` (request id ${requestId})` : ''}`,
+    ...(hint ? [`  ${hint}`] : []),
+  ].join('\n');
 }
+
+/** The error as the one JSON document of a failed --json run. */
+function errorJson(error: unknown): unknown {
+  const hint = hintOf(error);
+  return {
+    error: {
+      code: codeOf(error),
+      message: error instanceof Error ? error.message : String(error),
+      ...(hint !== undefined && { hint }),
+      ...(error instanceof ShardLeaseError && error.details),
+      ...(error instanceof ValidationError && { fields: error.issues }),
+    },
+  };
+}
+
+const writeJson = (io: CliIo, value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let command: CommandName | undefined;
+  // Known before parsing, so that even a usage error answers in JSON.
+  const json = argv.includes('--json');
   try {
     const invocation = parseCommandLine(argv);
     if (invocation.kind === 'help') {
       io.stdout.write(invocation.command ? commandHelp(invocation.command) : topHelp());
       return EXIT.ok;
     }
+    if (invocation.kind === 'version') {
+      const { name, version } = packageInfo();
+      io.stdout.write(invocation.json ? `${JSON.stringify({ name, version })}\n` : `${name} ${version}\n`);
+      return EXIT.ok;
+    }
     command = invocation.command;
-    const output = command === 'reap' ? await reap(invocation, io.env) : await viaApi(invocation, io.env);
-    io.stdout.write(invocation.options.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+    const output = command === 'reap' ? await reap(invocation, io.env) : await viaApi(invocation, io);
+    if (json) writeJson(io, output.json);
+    else io.stdout.write(output.text);
     if (output.exitCode !== undefined) {
       const fault = (output.json as { fault?: string }).fault ?? 'the command did not complete';
       io.stderr.write(`Internal: ${fault}\n`);
@@ -206,6 +460,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     return EXIT.ok;
   } catch (error) {
+    if (json) writeJson(io, errorJson(error));
     io.stderr.write(`${describe(error)}\n`);
     if (error instanceof UsageError) {
       const about = error.command ?? command;

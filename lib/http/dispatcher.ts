@@ -61,6 +61,23 @@ function parsePart(
   return undefined;
 }
 
+/**
+ * Why a body is refused where the operation takes none, and where its inputs go instead:
+ * `must be empty: DELETE /shards/{shardId} takes no body; send workerId, force in the query string
+ * (?workerId=…&force=true)`.
+ */
+function bodilessMessage(operation: Operation): string {
+  const { method, path } = operation.route;
+  const shape = (operation.query as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)
+    ?._zod?.def?.shape;
+  const names = Object.keys(shape ?? {});
+  const where =
+    names.length === 0
+      ? ''
+      : `; send ${names.join(', ')} in the query string (?${names.map((n) => `${n}=…`).join('&')})`;
+  return `must be empty: ${method} ${path} takes no body${where}`;
+}
+
 /** Seconds a throttled caller should wait: DynamoDB's throttling clears within about a second. */
 const RETRY_AFTER_SECONDS = '1';
 
@@ -95,7 +112,7 @@ export async function dispatch(
     const text = bodyText(event);
     // Unknown input is refused, a body where the operation takes none included.
     if (!operation.body && text !== undefined) {
-      throw new ValidationError([{ field: 'body', message: 'must be empty: this operation takes no body' }]);
+      throw new ValidationError([{ field: 'body', message: bodilessMessage(operation) }]);
     }
     const body = operation.body ? parseJsonBody(text) : undefined;
     const issues: FieldIssue[] = [];

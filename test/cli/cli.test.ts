@@ -1,5 +1,7 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { runCli } from '../../lib/cli/run-cli';
@@ -20,13 +22,20 @@ interface Ran {
   readonly stderr: string;
 }
 
-async function cli(argv: string[], env: Record<string, string | undefined> = {}): Promise<Ran> {
+async function cli(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+  prompt?: (question: string) => Promise<string>,
+): Promise<Ran> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(argv, {
     stdout: { write: (t: string) => (stdout += t) },
     stderr: { write: (t: string) => (stderr += t) },
     env,
+    // Relative times are read against the server's clock, so that they are exact here.
+    now: () => clock.now(),
+    ...(prompt && { prompt }),
   });
   // Whatever went wrong, the caller never sees a stack trace.
   expect(stderr).not.toMatch(/\n\s+at /);
@@ -67,9 +76,21 @@ describe('help and usage', () => {
       const ran = await cli(argv);
       expect(ran.code).toBe(0);
       expect(ran.stdout).toContain('usage: shardlease <command>');
-      for (const command of ['list', 'show', 'workers', 'release', 'claim', 'checkpoint', 'reap']) {
+      for (const command of [
+        'list',
+        'show',
+        'workers',
+        'release',
+        'claim',
+        'checkpoint',
+        'delete',
+        'reset',
+        'reap',
+      ]) {
         expect(ran.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
       }
+      expect(ran.stdout).toContain('exit codes:');
+      for (const code of [0, 1, 2, 3, 4, 5]) expect(ran.stdout).toMatch(new RegExp(`^  ${code}  \\S`, 'm'));
     }
   });
 
@@ -124,13 +145,13 @@ describe('list and show', () => {
     const ran = await cli(['list', ...url]);
     expect(ran.code).toBe(0);
     const lines = ran.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^SHARD\s+OWNER\s+LEASE TIMEOUT\s+COUNTER\s+CHECKPOINT\s+PARENT\s+CLAIM$/);
+    expect(lines[0]).toMatch(/^SHARD\s+OWNER\s+EXPIRES\s+COUNTER\s+CHECKPOINT\s+PARENT\s+CLAIM$/);
     const timeout = formatLeaseTime(T0 + LEASE);
     expect(lines).toContainEqual(
-      expect.stringMatching(new RegExp(`^${a}\\s+w1\\s+${timeout}\\s+1\\s+-\\s+shardId-p\\s+-$`)),
+      expect.stringMatching(new RegExp(`^${a}\\s+w1\\s+in 10s\\s+1\\s+-\\s+shardId-p\\s+-$`)),
     );
     expect(lines).toContainEqual(
-      expect.stringMatching(new RegExp(`^${b}\\s+w2\\s+${timeout}\\s+1\\s+77\\s+-\\s+-$`)),
+      expect.stringMatching(new RegExp(`^${b}\\s+w2\\s+in 10s\\s+1\\s+77\\s+-\\s+-$`)),
     );
     const json = await cli(['list', '--json', ...url]);
     const shards = (JSON.parse(json.stdout) as { shards: Array<{ shardId: string }> }).shards;
@@ -155,19 +176,29 @@ describe('list and show', () => {
     expect(ran.stdout).toMatch(/^checkpoint\s+12$/m);
     expect(ran.stdout).toMatch(/^claim\s+-$/m);
     const bare = await cli(['show', without, '--json', ...url]);
-    expect(JSON.parse(bare.stdout)).toEqual({ shardId: without, owner: 'w3', leaseCounter: 1 });
+    expect(JSON.parse(bare.stdout)).toEqual({
+      shardId: without,
+      owner: 'w3',
+      leaseTimeout: formatLeaseTime(T0 + LEASE),
+      leaseCounter: 1,
+    });
   });
 
   it('exits 1 with NotFound for a shard without a row, and ValidationError naming the field for a bad id', async () => {
     const missing = shard();
-    expect(await cli(['show', missing, ...url])).toEqual({
-      code: 1,
-      stdout: '',
-      stderr: `NotFound: shard ${missing} has no lease row\n`,
-    });
+    const notFound = await cli(['show', missing, ...url]);
+    expect(notFound).toMatchObject({ code: 1, stdout: '' });
+    expect(notFound.stderr).toMatch(
+      new RegExp(
+        `^NotFound: shard ${missing} has no lease row\n  a shard gets its row when a worker first takes`,
+      ),
+    );
     const bad = await cli(['show', 'bad id!', ...url]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toBe('ValidationError: shardId: must be 1..128 of [a-zA-Z0-9_.-]\n');
+    expect(bad.stderr).toBe(
+      'ValidationError: shardId: must be 1..128 of [a-zA-Z0-9_.-]\n' +
+        '  nothing was changed; correct the fields named and send the request again\n',
+    );
   });
 
   it('reads the URL from SHARDLEASE_URL when --url is absent', async () => {
@@ -178,15 +209,86 @@ describe('list and show', () => {
     expect(ran.stdout).toMatch(/^owner\s+w1$/m);
   });
 
-  it('exits 3 with Internal when the service cannot be reached', async () => {
-    // A port that was just free: nothing listens there.
-    const probe = createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    const ran = await cli(['list', '--url', `http://127.0.0.1:${port}`, '--max-attempts', '1']);
-    expect(ran.code).toBe(3);
-    expect(ran.stderr).toBe('Internal: listShards: no response after 1 attempts (ECONNREFUSED)\n');
+  it('shows the lease timeout with how long it has left, or how long ago it expired', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1' });
+    const live = await cli(['show', id, ...url]);
+    expect(live.stdout).toMatch(
+      new RegExp(`^lease timeout\\s+${formatLeaseTime(T0 + LEASE)} \\(in 10s\\)$`, 'm'),
+    );
+    clock.advance(LEASE + 3 * 60_000);
+    try {
+      const list = await cli(['list', ...url]);
+      expect(list.stdout).toMatch(new RegExp(`^${id}\\s+w1\\s+expired 3m ago\\s+1\\s`, 'm'));
+    } finally {
+      clock.set(T0);
+    }
+  });
+});
+
+/** A local URL where nothing listens: a port that was just free. */
+async function deadUrl(): Promise<string> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('an unreachable service', () => {
+  it('exits 3 within two seconds, saying it cannot reach the URL and asking whether `npm start` runs', async () => {
+    const dead = await deadUrl();
+    const started = performance.now();
+    const ran = await cli(['list', '--url', dead]);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(ran).toEqual({
+      code: 3,
+      stdout: '',
+      stderr:
+        `Unreachable: cannot reach the service at ${dead} (connection refused): is \`npm start\` running?\n` +
+        '  start the local service with `npm start`, or point --url (or SHARDLEASE_URL) at the service\n',
+    });
+  });
+
+  it('exits 3 also when the service accepts the connection and then drops every request', async () => {
+    const dropper = createServer((socket) => socket.once('data', () => socket.destroy())).listen(
+      0,
+      '127.0.0.1',
+    );
+    await once(dropper, 'listening');
+    try {
+      const at = `http://127.0.0.1:${(dropper.address() as AddressInfo).port}`;
+      const ran = await cli(['list', '--url', at, '--max-attempts', '1']);
+      expect(ran.code).toBe(3);
+      expect(ran.stderr).toMatch(
+        new RegExp(
+          `^Unreachable: cannot reach the service at ${at} \\(the connection closed without an answer\\)`,
+        ),
+      );
+    } finally {
+      await new Promise((resolve) => dropper.close(resolve));
+    }
+  });
+
+  it('answers in JSON on stdout with --json, for every command', async () => {
+    const dead = await deadUrl();
+    for (const argv of [
+      ['list'],
+      ['show', 's'],
+      ['workers'],
+      ['delete', 's', '--yes'],
+      ['reset', 's', '--yes'],
+    ]) {
+      const ran = await cli([...argv, '--json', '--url', dead]);
+      expect(ran.code).toBe(3);
+      expect(JSON.parse(ran.stdout)).toEqual({
+        error: {
+          code: 'Unreachable',
+          message: expect.stringContaining(`cannot reach the service at ${dead}`),
+          hint: expect.any(String),
+        },
+      });
+    }
   });
 });
 
@@ -206,7 +308,32 @@ describe('workers', () => {
     const [owned, free] = [shard(), shard()];
     await api.getLease(owned, { workerId: 'w1' });
     const ran = await cli(['workers', '--shards', `${owned},${free}`, '--strict', ...url]);
-    expect(ran).toMatchObject({ code: 1, stderr: 'ShardNotAssigned: AssignedToNotFoundForShard\n' });
+    expect(ran).toMatchObject({
+      code: 1,
+      stderr:
+        'ShardNotAssigned: AssignedToNotFoundForShard\n' +
+        `  no live worker holds shard ${free} of the set asked about; any worker may take it ` +
+        '(without strict, unowned shards are listed as unassigned instead of failing)\n',
+    });
+    const [other, third] = [shard(), shard()];
+    const many = await cli([
+      'workers',
+      '--shards',
+      `${owned},${free},${other},${third}`,
+      '--strict',
+      '--json',
+      ...url,
+    ]);
+    expect(many.code).toBe(1);
+    const { error } = JSON.parse(many.stdout) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({
+      code: 'ShardNotAssigned',
+      message: 'AssignedToNotFoundForShard',
+      shardIds: [free, other, third].sort(),
+    });
+    expect(error.hint).toContain(
+      `no live worker holds 3 shards of the set asked about: ${[free, other, third].sort().join(', ')}`,
+    );
   });
 });
 
@@ -217,7 +344,9 @@ describe('release, claim and checkpoint', () => {
     const refused = await cli(['release', id, '--worker', 'w2', ...url]);
     expect(refused).toMatchObject({
       code: 1,
-      stderr: `LeaseLost: lease lost: the shard is owned by w1, not w2\n`,
+      stderr:
+        'LeaseLost: lease lost: the shard is owned by w1, not w2\n' +
+        '  this worker no longer holds the lease (worker w1 does): stop processing the shard, and take the lease again before checkpointing\n',
     });
     const ran = await cli(['release', id, '-w', 'w1', ...url]);
     expect(ran).toEqual({ code: 0, stdout: `released ${id} (worker w1)\n`, stderr: '' });
@@ -231,10 +360,11 @@ describe('release, claim and checkpoint', () => {
     expect(ran.code).toBe(0);
     expect(JSON.parse(ran.stdout)).toMatchObject({ shardId: id, owner: 'w1', claimRequest: 'w2' });
     const second = await cli(['claim', id, '--worker', 'w3', ...url]);
-    expect(second).toMatchObject({
-      code: 1,
-      stderr: 'ShardClaimed: shard is already claimed by another node\n',
-    });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(
+      'ShardClaimed: shard is already claimed by another node\n' +
+        '  worker w2 has asked to take this shard over (a steal claim): only that worker may take it until the claim is fulfilled or times out, and its current owner should finish its batch and release it\n',
+    );
   });
 
   it('checkpoints as the owner, with the fencing counter, and refuses regressions and stale counters', async () => {
@@ -244,19 +374,177 @@ describe('release, claim and checkpoint', () => {
     expect(ran.code).toBe(0);
     expect(ran.stdout).toMatch(/^checkpoint\s+100$/m);
     const back = await cli(['checkpoint', id, '99', '--worker', 'w1', ...url]);
-    expect(back).toMatchObject({
-      code: 1,
-      stderr: 'CheckpointRegression: checkpoint 99 is behind the recorded checkpoint 100\n',
-    });
+    expect(back.code).toBe(1);
+    expect(back.stderr).toMatch(
+      /^CheckpointRegression: checkpoint 99 is behind the recorded checkpoint 100\n {2}a checkpoint only moves forward/,
+    );
     const stale = await cli(['checkpoint', id, '101', '--worker', 'w1', '--counter', '7', ...url]);
     expect(stale.code).toBe(1);
     expect(stale.stderr).toMatch(
-      /^LeaseLost: lease lost: the lease was taken again \(lease counter 1, not 7\)\n$/,
+      /^LeaseLost: lease lost: the lease was taken again \(lease counter 1, not 7\)\n {2}/,
     );
     const bad = await cli(['checkpoint', id, 'abc', '--worker', 'w1', ...url]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^ValidationError: checkpoint: must be a sequence number/);
     await expect(api.fetchCheckpoint(id)).resolves.toMatchObject({ checkpoint: '100' });
+  });
+});
+
+describe('--version', () => {
+  it('prints the package name and version from package.json, and as JSON with --json', async () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      expect(await cli([flag])).toEqual({ code: 0, stdout: `shardlease ${pkg.version}\n`, stderr: '' });
+    }
+    const json = await cli(['--version', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ name: 'shardlease', version: pkg.version });
+  });
+});
+
+describe('delete and reset', () => {
+  const yesNo = (answer: string) => {
+    const asked: string[] = [];
+    const prompt = async (question: string) => {
+      asked.push(question);
+      return answer;
+    };
+    return { asked, prompt };
+  };
+
+  it('deletes a shard’s row with --yes, checkpoint and all', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1', checkpoint: '42' });
+    await api.removeLeaseOwner(id, 'w1');
+    const ran = await cli(['delete', id, '--yes', ...url]);
+    expect(ran).toEqual({
+      code: 0,
+      stdout: `deleted the row of shard ${id} (checkpoint 42 forgotten)\n`,
+      stderr: '',
+    });
+    expect((await cli(['show', id, ...url])).stderr).toMatch(/^NotFound: /);
+    const again = await cli(['delete', id, '--yes', '--json', ...url]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ shardId: id, deleted: false });
+  });
+
+  it('asks on a terminal, and deletes only on yes', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1', checkpoint: '7' });
+    await api.removeLeaseOwner(id, 'w1');
+    const no = yesNo('n');
+    const refused = await cli(['delete', id, ...url], {}, no.prompt);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(
+      /^NotConfirmed: not confirmed: did not delete the row of shard .*\n {2}nothing was changed\n$/,
+    );
+    expect(no.asked[0]).toContain(`Shard ${id}: no owner, checkpoint 7, lease counter 1.`);
+    expect(no.asked[0]).toMatch(/Delete it\? \[y\/N\] $/);
+    await expect(api.fetchCheckpoint(id)).resolves.toMatchObject({ checkpoint: '7' });
+    const yes = yesNo('y');
+    expect((await cli(['delete', id, ...url], {}, yes.prompt)).code).toBe(0);
+    expect(yes.asked).toHaveLength(1);
+    expect((await cli(['show', id, ...url])).code).toBe(1);
+  });
+
+  it('refuses with exit 4 and changes nothing without a terminal and without --yes', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1', checkpoint: '9' });
+    for (const command of ['delete', 'reset']) {
+      const ran = await cli([command, id, ...url]);
+      expect(ran).toEqual({
+        code: 4,
+        stdout: '',
+        stderr: expect.stringMatching(
+          new RegExp(
+            `^NotConfirmed: refusing to (delete the row of|reset) shard ${id} without confirmation: stdin is not a terminal\n  pass --yes to confirm; nothing was changed\n$`,
+          ),
+        ),
+      });
+    }
+    await expect(api.fetchCheckpoint(id)).resolves.toMatchObject({ owner: 'w1', checkpoint: '9' });
+  });
+
+  it('is refused while another worker holds a live lease, saying who and offering --force', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1', checkpoint: '5' });
+    const ran = await cli(['delete', id, '--yes', ...url]);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toMatch(/^LeaseNotAcquired: lease not acquired: w1 holds a live lease/);
+    expect(ran.stderr).toContain(
+      `  w1 holds a live lease on ${id} (in 10s), and deleting the row now would pull the shard from under it; nothing was changed. Release it first (shardlease release ${id} --worker w1), wait until the lease expires, or pass --force.`,
+    );
+    await expect(api.fetchCheckpoint(id)).resolves.toMatchObject({ owner: 'w1' });
+    // The owner may delete its own row; anyone may with --force.
+    expect((await cli(['delete', id, '--yes', '--worker', 'w1', ...url])).code).toBe(0);
+    const other = shard();
+    await api.getLease(other, { workerId: 'w1' });
+    expect((await cli(['delete', other, '--yes', '--force', ...url])).code).toBe(0);
+    await expect(api.getLeaseOwner(other)).rejects.toBeInstanceOf(NoLeaseOwnerError);
+  });
+
+  it('resets a shard: its row comes back empty with its parent, so the next worker starts afresh', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'w1', parentShardId: 'shardId-parent', checkpoint: '500' });
+    await api.checkpointSequence(id, { workerId: 'w1', checkpoint: '900' });
+    const live = await cli(['reset', id, '--yes', ...url]);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toContain('resetting the row now would pull the shard from under it');
+    const ran = await cli(['reset', id, '--yes', '--force', '--json', ...url]);
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({
+      shardId: id,
+      deleted: true,
+      reset: true,
+      rewritten: true,
+      previous: { checkpoint: '900', owner: 'w1', parentShardId: 'shardId-parent' },
+    });
+    const row = (await api.listShards({ limit: 1000 })).shards.find((l) => l.shardId === id);
+    // Released as a take leaves it: no owner, no checkpoint, no claim (the old timeout means nothing).
+    expect(row).toEqual({
+      shardId: id,
+      parentShardId: 'shardId-parent',
+      leaseCounter: 1,
+      leaseTimeout: expect.any(String),
+    });
+    // The next worker takes it with no checkpoint: it starts from its initial position.
+    const taken = await api.getLease(id, { workerId: 'w2' });
+    expect(taken.checkpoint).toBeUndefined();
+    expect(taken.owner).toBe('w2');
+  });
+});
+
+describe('the service’s words', () => {
+  it('refuses a body on DELETE naming where its inputs go instead', async () => {
+    const response = await fetch(`${server.url}/shards/${shard()}?workerId=w1`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workerId: 'w1', force: true }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      code: 'ValidationError',
+      fields: [
+        {
+          field: 'body',
+          message:
+            'must be empty: DELETE /shards/{shardId} takes no body; send workerId, force in the query string (?workerId=…&force=…)',
+        },
+      ],
+    });
+  });
+
+  it('reports a field of the wrong type as a type error, not as missing', async () => {
+    const response = await fetch(`${server.url}/shards/${shard()}/lease`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ workerId: 5 }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      message: 'workerId: must be a string, got a number (5)',
+    });
   });
 });
 
@@ -341,7 +629,7 @@ describe('reap', () => {
     }
   });
 
-  it('exits 3 naming the fault when the table does not exist', async () => {
+  it('exits 5 naming the fault when the table does not exist', async () => {
     const ran = await cli([
       'reap',
       '--table',
@@ -349,7 +637,7 @@ describe('reap', () => {
       '--dynamodb-endpoint',
       testEndpoint(),
     ]);
-    expect(ran.code).toBe(3);
+    expect(ran.code).toBe(5);
     expect(ran.stdout).toMatch(/^complete\s+false$/m);
     expect(ran.stderr).toBe('Internal: ResourceNotFoundException: Requested resource not found\n');
   });

@@ -3,8 +3,11 @@ import { ValidationError } from '../../lib/core/errors';
 import {
   checkpointBodySchema,
   claimBodySchema,
+  heartbeatBodySchema,
   listShardsSchema,
   parseFields,
+  releaseSchema,
+  removeRowSchema,
   renewBodySchema,
   shardIdSchema,
   takeBodySchema,
@@ -129,5 +132,74 @@ describe('other bodies', () => {
       parseFields({ shardId: shardIdSchema, workerId: workerIdSchema }, { shardId: '', workerId: '' }),
     );
     expect(issues.map((i) => i.field)).toEqual(['shardId', 'workerId']);
+  });
+});
+
+describe('type errors', () => {
+  const body = (schema: Parameters<typeof parseFields>[0][string], value: unknown) =>
+    issuesOf(() => parseFields({ body: schema }, { body: value }));
+
+  it('report a field of the wrong type as a type error, saying what came, never as missing', () => {
+    expect(body(takeBodySchema, { workerId: 5 })).toEqual([
+      { field: 'workerId', message: 'must be a string, got a number (5)' },
+    ]);
+    expect(body(checkpointBodySchema, { workerId: 'w', checkpoint: 400 })).toEqual([
+      { field: 'checkpoint', message: 'must be a string, got a number (400)' },
+    ]);
+    expect(body(checkpointBodySchema, { workerId: 'w', checkpoint: '1', leaseCounter: '2' })).toEqual([
+      { field: 'leaseCounter', message: 'must be an integer, got a string ("2")' },
+    ]);
+    expect(body(checkpointBodySchema, { workerId: 'w', checkpoint: '1', leaseCounter: 1.5 })).toEqual([
+      { field: 'leaseCounter', message: 'must be an integer, got a number with a fraction (1.5)' },
+    ]);
+    expect(body(checkpointBodySchema, { workerId: null, checkpoint: '1', parentShardId: ['p'] })).toEqual([
+      { field: 'workerId', message: 'must be a string, got null' },
+      { field: 'parentShardId', message: 'must be a string, got an array' },
+    ]);
+    expect(body(takeBodySchema, { workerId: 'w', newLease: 'true' })).toEqual([
+      { field: 'newLease', message: 'must be a boolean (true or false), got a string ("true")' },
+    ]);
+    expect(body(claimBodySchema, { workerId: { id: 'w' } })).toEqual([
+      { field: 'workerId', message: 'must be a string, got an object' },
+    ]);
+    expect(body(removeRowSchema, { force: 1 })).toEqual([
+      { field: 'force', message: 'must be a boolean (true or false), got a number (1)' },
+    ]);
+    expect(body(releaseSchema, { leaseCounter: false })).toEqual([
+      { field: 'leaseCounter', message: 'must be an integer, got a boolean (false)' },
+    ]);
+  });
+
+  it('word the type errors of lists and their items, and of numbers out of the safe range', () => {
+    expect(body(renewBodySchema, { shardIds: 'a,b' })).toEqual([
+      { field: 'shardIds', message: 'must be an array, got a string ("a,b")' },
+    ]);
+    expect(body(renewBodySchema, { shardIds: ['a', 7] })).toEqual([
+      { field: 'shardIds.1', message: 'must be a string, got a number (7)' },
+    ]);
+    expect(body(heartbeatBodySchema, { held: [{ shardId: 's', leaseCounter: '3' }], capacity: '5' })).toEqual(
+      [
+        { field: 'held.0.leaseCounter', message: 'must be an integer, got a string ("3")' },
+        { field: 'capacity', message: 'must be an integer, got a string ("5")' },
+      ],
+    );
+    expect(body(listShardsSchema, { limit: 1e20 })[0]).toEqual({
+      field: 'limit',
+      message: `must be an integer in ${Number.MIN_SAFE_INTEGER}..${Number.MAX_SAFE_INTEGER}, got a number (100000000000000000000)`,
+    });
+    expect(body(claimBodySchema, 'w1')).toEqual([
+      { field: 'body', message: 'must be a JSON object, got a string ("w1")' },
+    ]);
+  });
+
+  it('still say `is required` for a field that is absent, and shorten long strings they show', () => {
+    expect(body(checkpointBodySchema, { checkpoint: '1' })).toEqual([
+      { field: 'workerId', message: 'is required' },
+    ]);
+    expect(
+      body(checkpointBodySchema, { workerId: 'w', checkpoint: '1', leaseCounter: 'x'.repeat(100) }),
+    ).toEqual([
+      { field: 'leaseCounter', message: `must be an integer, got a string ("${'x'.repeat(32)}…")` },
+    ]);
   });
 });
