@@ -1,9 +1,13 @@
 /**
  * `npm start`: the whole service on this machine. Configuration comes from the same environment
  * variables as in Lambda (see README); the process stops cleanly on SIGINT/SIGTERM so that an on-disk
- * dynalite (DATA_DIR) is closed intact.
+ * dynalite (DATA_DIR) is closed intact. Logs are one JSON line per event, as in Lambda; `--pretty` or
+ * LOG_FORMAT=pretty indents them for reading (Powertools' POWERTOOLS_DEV), POWERTOOLS_LOG_LEVEL=DEBUG
+ * shows the reaper's idle passes too.
  */
-process.env.POWERTOOLS_DEV ??= 'true';
+import { prettyLogsAsked } from '../lib/local/log-format';
+
+if (prettyLogsAsked(process.argv.slice(2), process.env)) process.env.POWERTOOLS_DEV = 'true';
 
 import { ConfigError, loadLocalConfig } from '../lib/core/config';
 import { startLocalServer } from '../lib/local/server';
@@ -29,7 +33,16 @@ async function main(): Promise<void> {
       ? `embedded dynalite in ${config.dataDir}`
       : 'embedded dynalite in memory';
   console.log(`listening on ${server.url}`);
-  console.log(`table ${server.tableName} on ${storage}; dashboard at ${server.url}/`);
+  console.log(`dashboard ${server.url}/ (data: ${server.url}/dashboard.json)`);
+  console.log(`table ${server.tableName} on ${storage}`);
+  console.log(
+    `DynamoDB endpoint ${server.dynamoDbEndpoint}${config.dynamoDbEndpoint ? '' : ' (embedded dynalite)'}`,
+  );
+  if (config.streamName) {
+    console.log(
+      `stream ${config.streamName} on Kinesis ${config.kinesisEndpoint ?? '(AWS, from the default region)'}`,
+    );
+  }
   console.log(
     server.reaperIntervalMs > 0
       ? `reaper every ${server.reaperIntervalMs} ms (deletes ended rows: ${config.reaperDeletesEndedRows})`

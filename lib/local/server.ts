@@ -39,7 +39,7 @@ import {
   routingAnswer,
   validationAnswer,
 } from './bare-answers';
-import { renderDashboard } from './dashboard';
+import { dashboardSnapshot, renderDashboardPage } from './dashboard';
 import { type RunningDynalite, startDynalite } from './embedded-dynalite';
 import { createLocalKinesisClient } from './kinesis-local-client';
 import { parseQuery, splitTarget } from './request-target';
@@ -47,6 +47,10 @@ import { parseQuery, splitTarget } from './request-target';
 export const DEFAULT_LOCAL_TABLE = 'shardlease-local';
 
 const HTML = 'text/html; charset=utf-8';
+const JSON_TYPE = 'application/json';
+
+/** Local-only pages, answered before routing: no route of the API starts with them. */
+const PAGES = new Set(['/', '/dashboard.json']);
 
 export interface LocalServerOptions {
   /** @default 3000; 0 picks a free port. */
@@ -85,6 +89,20 @@ export interface LocalServer {
   reap(): Promise<ReaperSummary>;
   /** Stops the timer, the listener and the embedded dynalite; on-disk data stays intact. */
   close(): Promise<void>;
+}
+
+/** True when a reaper pass finished and changed nothing. */
+export function reaperPassWasIdle(summary: ReaperSummary): boolean {
+  return (
+    summary.complete &&
+    summary.leasesReclaimed === 0 &&
+    summary.claimsDropped === 0 &&
+    summary.endedRowsDeleted === 0 &&
+    summary.goneRowsDeleted === 0 &&
+    summary.shardsDiscovered === 0 &&
+    summary.workerRowsDeleted === 0 &&
+    summary.conflicts === 0
+  );
 }
 
 /** Writes a whole answer; a HEAD request gets its headers only (node drops the body). */
@@ -140,9 +158,25 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       }),
     });
 
-    const deps: RequestDependencies = { checkpointer, logger };
+    // Each request in flight has a logger of its own: the handler adds the request's Lambda context to
+    // the logger it is given, so with one shared logger overlapping requests (and the reaper) would
+    // log each other's request ids and function names. The parent never gets a request's context.
+    // Child loggers are reused once their request is answered (addContext replaces the whole context):
+    // making one costs ~0.1 ms, too much for every request of a busy fleet.
+    const idleLoggers: Logger[] = [];
     const handlers = new Map<OperationName, HttpLambdaHandler>(
-      ROUTES.map((route) => [route.name, createHttpHandler(route.name, () => deps)]),
+      ROUTES.map((route): [OperationName, HttpLambdaHandler] => [
+        route.name,
+        async (event, context) => {
+          const requestLogger = idleLoggers.pop() ?? logger.createChild();
+          try {
+            const deps: RequestDependencies = { checkpointer, logger: requestLogger };
+            return await createHttpHandler(route.name, () => deps)(event, context);
+          } finally {
+            idleLoggers.push(requestLogger);
+          }
+        },
+      ]),
     );
 
     /** Answers a request no operation runs for, leaving its body unread. */
@@ -171,12 +205,25 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         const answer = validationAnswer('host', 'is required in an HTTP/1.1 request', requestId);
         return refuse(request, response, answer, requestId);
       }
-      if (target.rawPath === '/') {
+      if (PAGES.has(target.rawPath)) {
         if (method === 'GET' || method === 'HEAD') {
-          const html = await renderDashboard(checkpointer, tableName, clock.now());
-          return send(response, { status: 200, headers: { 'content-type': HTML }, body: html });
+          request.resume();
+          const snapshot = await dashboardSnapshot(checkpointer, tableName, clock.now(), leaseDurationMs);
+          const page =
+            target.rawPath === '/'
+              ? { type: HTML, body: renderDashboardPage(snapshot) }
+              : { type: JSON_TYPE, body: JSON.stringify(snapshot) };
+          return send(response, {
+            status: 200,
+            headers: { 'content-type': page.type, 'cache-control': 'no-store' },
+            body: page.body,
+          });
         }
-        const refused = problem(ErrorCode.MethodNotAllowed, `${method} is not allowed on /`, requestId);
+        const refused = problem(
+          ErrorCode.MethodNotAllowed,
+          `${method} is not allowed on ${target.rawPath}`,
+          requestId,
+        );
         return refuse(request, response, problemAnswer(refused, { allow: 'GET, HEAD' }), requestId);
       }
       const match = matchRoute(method, target.rawPath);
@@ -282,7 +329,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       const pass = reaper
         .runPass()
         .then((summary: ReaperSummary) => {
-          logger.info('reaper pass', { ...summary });
+          // A pass that changed nothing is routine: DEBUG, so an idle server stays quiet at INFO.
+          if (reaperPassWasIdle(summary)) logger.debug('reaper pass', { ...summary });
+          else logger.info('reaper pass', { ...summary });
           return summary;
         })
         .finally(() => {

@@ -550,8 +550,25 @@ describe('routing', () => {
     expect(reply.status).toBe(200);
     expect(reply.contentType).toMatch(/^text\/html/);
     expect(reply.body).toContain(id);
-    expect(reply.body).toContain('w&#60;script&#62;');
+    // The data rides inside the page as JSON that cannot close its <script> element.
+    expect(reply.body).toContain('w\\u003cscript>');
     expect(reply.body).not.toContain('w<script>');
+  });
+
+  it('serves the page’s data at /dashboard.json: rows with their state, and live workers', async () => {
+    const id = shard();
+    await call('POST', `/shards/${id}/lease`, { workerId: 'dashboard-worker' });
+    const reply = await call('GET', '/dashboard.json', undefined, { skipOpenApi: true });
+    expect(reply.status).toBe(200);
+    expect(reply.contentType).toBe('application/json');
+    expect(reply.headers.get('cache-control')).toBe('no-store');
+    expect(reply.body.shards).toContainEqual(
+      expect.objectContaining({ shardId: id, owner: 'dashboard-worker', state: 'live', depth: 0 }),
+    );
+    expect(reply.body.workers).toContainEqual({ workerId: 'dashboard-worker', leases: 1, expiring: 0 });
+    const refused = await call('POST', '/dashboard.json', undefined, { skipOpenApi: true });
+    expect(refused.status).toBe(405);
+    expect(refused.headers.get('allow')).toBe('GET, HEAD');
   });
 });
 
