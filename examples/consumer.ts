@@ -18,7 +18,6 @@ import { processShard } from '../lib/client/shard-processor';
 import { DEFAULT_LEASE_DURATION_MS } from '../lib/core/config';
 import { createLocalKinesisClient } from '../lib/local/kinesis-local-client';
 import { createKinesisClient } from '../lib/store/kinesis-client';
-import { KinesisShardSource } from '../lib/store/kinesis-shard-source';
 
 interface ConsumerConfig {
   readonly shardLeaseUrl: string;
@@ -66,8 +65,9 @@ async function main(): Promise<void> {
   };
 
   const coordinator = new LeaseCoordinator({
+    // Heartbeat mode: the service discovers the stream's shards and plans the fleet (the local server
+    // does when started with STREAM_NAME and KINESIS_ENDPOINT, as `npm run demo` does).
     checkpointer: new ShardLeaseClient({ baseUrl: config.shardLeaseUrl }),
-    shardSource: new KinesisShardSource({ client: kinesis, streamName: config.streamName }),
     workerId: config.workerId,
     leaseDurationMs: config.leaseDurationMs,
     logger,

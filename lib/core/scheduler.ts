@@ -12,12 +12,9 @@ export interface Scheduler extends Clock {
 
 export const systemScheduler: Scheduler = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => {
-    const handle = setTimeout(callback, Math.max(0, ms));
-    // A pending lease timer must never keep a process alive that has nothing else to do.
-    handle.unref?.();
-    return handle;
-  },
+  // Timers keep the process alive: a consumer whose only work is its coordinator must not exit while
+  // it runs. stop() clears the coordinator's own timers.
+  setTimeout: (callback, ms) => setTimeout(callback, Math.max(0, ms)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
