@@ -12,9 +12,11 @@ import { type LocalServer, startLocalServer } from '../../lib/local/server';
 import { testEndpoint, uniqueTableName } from '../support/dynamo';
 import { startKinesalite, type TestKinesis } from '../support/kinesalite';
 
-// 50 workers × 10 leases renewed every third of a lease: 250 conditional writes a second at 6 s, as much
-// as one process running dynalite, the server and the 50 workers takes in its stride on 2 cores.
-const LEASE_MS = 6_000;
+// 50 workers × 10 leases renewed every third of a lease: 150 conditional writes a second at the default
+// 10 s, which one process running dynalite, the server and the 50 workers keeps up with on 2 cores
+// even while other work runs (at 3 s it could not: renewals missed their deadlines and leases churned).
+// npm test runs this file on its own, after the other suites, for the same reason.
+const LEASE_MS = 10_000;
 const SHARDS = 500;
 const WORKERS = 50;
 const STREAM = 'fleet';
@@ -95,7 +97,7 @@ describe('a fleet of 50 coordinators on 500 shards over the local server', () =>
       const assignedMs = await until(
         'every shard has a live owner',
         async () => (await loads(coordinators)).owned === SHARDS,
-        20 * LEASE_MS,
+        12 * LEASE_MS,
       );
       const balancedMs = await until(
         'loads differ by at most one',
@@ -103,7 +105,7 @@ describe('a fleet of 50 coordinators on 500 shards over the local server', () =>
           const l = await loads(coordinators);
           return l.owned === SHARDS && l.max - l.min <= 1;
         },
-        20 * LEASE_MS,
+        12 * LEASE_MS,
       );
       expect(await loads(coordinators)).toEqual({ owned: SHARDS, min: 10, max: 10 });
 
@@ -117,7 +119,7 @@ describe('a fleet of 50 coordinators on 500 shards over the local server', () =>
           const l = await loads(alive);
           return l.owned === SHARDS && l.max - l.min <= 1;
         },
-        20 * LEASE_MS,
+        12 * LEASE_MS,
       );
       expect(await loads(alive)).toEqual({ owned: SHARDS, min: 12, max: 13 });
       const afterExpiryMs = Date.now() - crashAt - LEASE_MS;
@@ -129,5 +131,5 @@ describe('a fleet of 50 coordinators on 500 shards over the local server', () =>
     } finally {
       await Promise.all(coordinators.map((c) => c.stop()));
     }
-  }, 240_000);
+  }, 300_000);
 });
