@@ -70,7 +70,7 @@ function isErrorCode(code: unknown): code is ErrorCode {
 }
 
 /** Keys of a problem body that are the envelope, not details of the error. */
-const ENVELOPE = new Set(['code', 'message', 'fields']);
+const ENVELOPE = new Set(['code', 'message', 'fields', 'hint']);
 
 export interface HttpFailure {
   readonly status: number;

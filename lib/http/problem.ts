@@ -38,6 +38,7 @@ export function problemFor(error: unknown, requestId: string): Problem {
     const body: Record<string, unknown> = {
       code: error.code,
       message: error.message,
+      ...(error.hint !== undefined && { hint: error.hint }),
       ...error.details,
       requestId,
     };

@@ -183,6 +183,10 @@ describe('GetLease (POST /shards/{shardId}/lease)', () => {
     expect(reply.body).toEqual({
       code: 'LeaseNotAcquired',
       message: 'lease not acquired: current lease timeout not yet expired',
+      // The plain explanation names the owner and the expiry, and says what to do.
+      hint: expect.stringMatching(
+        /worker-a holds a live lease on this shard until .+; wait until it expires/,
+      ),
       owner: 'worker-a',
       leaseTimeout: held.body.leaseTimeout,
       leaseCounter: 1,
@@ -241,6 +245,7 @@ describe('GetLease (POST /shards/{shardId}/lease)', () => {
     expect(reply.body).toEqual({
       code: 'ValidationError',
       message: 'body: is not valid JSON',
+      hint: 'nothing was changed; correct the fields named and send the request again',
       fields: [{ field: 'body', message: 'is not valid JSON' }],
       requestId: reply.requestId,
     });
@@ -438,7 +443,9 @@ describe('GetLeaseOwner (GET /shards/{shardId}/owner)', () => {
     expect(reply.statusCode).toBe(404);
     expect(reply.body).toEqual({
       code: 'NoLeaseOwner',
+      // The Go library's message stays; the hint says it in plain words.
       message: 'no LeaseOwner in checkpoints table',
+      hint: expect.stringMatching(/^no worker holds a lease on this shard .*any worker may take it$/),
       requestId: reply.requestId,
     });
   });
@@ -775,6 +782,7 @@ describe('throttling', () => {
     expect(reply.body).toEqual({
       code: 'Throttled',
       message: 'DynamoDB throttled the request through 10 attempts',
+      hint: expect.stringMatching(/retry in a second or two$/),
       requestId: reply.requestId,
     });
     expect(io.total()).toBe(10);
