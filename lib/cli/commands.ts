@@ -20,7 +20,9 @@ export type OptionName =
   | 'stream'
   | 'kinesis-endpoint'
   | 'force'
-  | 'yes';
+  | 'yes'
+  | 'port'
+  | 'lease-ms';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -94,6 +96,17 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
     short: 'y',
     description: 'do not ask for confirmation (needed when stdin is not a terminal)',
   },
+  port: {
+    type: 'string',
+    value: 'PORT',
+    description: 'local port for the page (default 8080; 0 takes any free one)',
+  },
+  'lease-ms': {
+    type: 'string',
+    value: 'MS',
+    description:
+      'the service’s lease duration, for the expiring state (env LEASE_DURATION_MS; default 10000)',
+  },
 };
 
 export type CommandName =
@@ -105,7 +118,8 @@ export type CommandName =
   | 'checkpoint'
   | 'delete'
   | 'reset'
-  | 'reap';
+  | 'reap'
+  | 'dashboard';
 
 export interface CommandSpec {
   readonly name: CommandName;
@@ -200,6 +214,18 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Refused (LeaseNotAcquired, exit 1) while another worker holds a live lease, unless --force;',
       'that worker would otherwise keep processing from where it was.',
       'Asks for confirmation on a terminal; without a terminal it needs --yes (else exit 4).',
+    ],
+  },
+  {
+    name: 'dashboard',
+    args: [],
+    options: [...API, 'port', 'lease-ms'],
+    required: [],
+    summary: 'serve the shard page of `npm start` on this machine, for any service (a deployed one too)',
+    details: [
+      'Serves http://127.0.0.1:PORT/ (and /dashboard.json) from the API at --url, signed for a',
+      'deployed one, until Ctrl-C. The page is the one `npm start` serves at /: lineage, states,',
+      'workers, checkpoints, live updates.',
     ],
   },
   {

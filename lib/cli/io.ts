@@ -10,6 +10,8 @@ export interface CliIo {
   readonly prompt?: (question: string) => Promise<string>;
   /** The local clock, for relative times ("in 8s", "expired 3m ago"). @default Date.now */
   readonly now?: () => number;
+  /** Ends a command that runs until stopped (`dashboard`): Ctrl-C on the real process. */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -16,14 +16,22 @@ export async function main(argv: readonly string[]): Promise<void> {
   // fetch's timers do not hold the process open: without this, a request that never settles (a server
   // that accepts and drops connections can cause one) would end the process with exit code 0 and no word.
   const keepAlive = setInterval(() => undefined, 60_000);
+  // A command that runs until stopped (dashboard) ends on Ctrl-C or SIGTERM.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     process.exitCode = await runCli(argv, {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
+      signal: stop.signal,
       ...(process.stdin.isTTY && { prompt: ask }),
     });
   } finally {
     clearInterval(keepAlive);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -17,6 +17,7 @@ import { KinesisShardSource } from '../store/kinesis-shard-source';
 import { Reaper } from '../store/reaper';
 import { commandHelp, type Invocation, integerOption, parseCommandLine, topHelp } from './args';
 import type { CommandName, OptionName } from './commands';
+import { serveDashboard } from './dashboard';
 import { relativeExpiry, renderFields, renderLease, renderLeases, renderWorkers } from './format';
 import { type CliIo, EXIT, type ExitCode, NotConfirmedError, UnreachableError, UsageError } from './io';
 import { packageInfo } from './version';
@@ -302,6 +303,25 @@ async function apiCommand(run: Run, io: CliIo, client: ShardLeaseClient): Promis
         ...(run.options.strict === true && { strict: true }),
       });
       return { json: active, text: renderWorkers(active) };
+    }
+    case 'dashboard': {
+      const port = integerOption(run.options, 'port', run.command) ?? 8080;
+      const leaseDurationMs = envInteger(run, io.env, 'lease-ms', 'LEASE_DURATION_MS', 10_000);
+      const label = serviceUrl(run, io.env);
+      let url = '';
+      await serveDashboard({
+        checkpointer: client,
+        label,
+        port,
+        leaseDurationMs,
+        now: io.now ?? Date.now,
+        signal: io.signal ?? new AbortController().signal,
+        onListening: (listening) => {
+          url = listening;
+          io.stderr.write(`the shards of ${label}: ${listening} (Ctrl-C stops)\n`);
+        },
+      });
+      return { json: { url, stopped: true }, text: 'dashboard stopped\n' };
     }
     case 'release':
       await client.removeLeaseOwner(shard, worker);

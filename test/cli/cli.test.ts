@@ -390,6 +390,46 @@ describe('release, claim and checkpoint', () => {
   });
 });
 
+describe('dashboard', () => {
+  it('serves the shard page and its JSON from the API at --url until stopped', async () => {
+    const id = shard();
+    await api.getLease(id, { workerId: 'dash-worker' });
+    const stop = new AbortController();
+    let stderr = '';
+    let listening: (url: string) => void = () => undefined;
+    const pageUrl = new Promise<string>((resolve) => {
+      listening = resolve;
+    });
+    const running = runCli(['dashboard', ...url, '--port', '0', '--json'], {
+      stdout: { write: () => true },
+      stderr: {
+        write: (t: string) => {
+          stderr += t;
+          const found = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (found?.[1]) listening(found[1]);
+          return true;
+        },
+      },
+      env: {},
+      now: () => clock.now(),
+      signal: stop.signal,
+    });
+    const page = await pageUrl;
+    expect(stderr).toContain(`the shards of ${server.url}`);
+    const html = await (await fetch(page)).text();
+    expect(html).toContain('<html');
+    const data = (await (await fetch(`${page}dashboard.json`)).json()) as {
+      shards: { shardId: string; owner?: string }[];
+    };
+    expect(data.shards).toEqual(
+      expect.arrayContaining([expect.objectContaining({ shardId: id, owner: 'dash-worker' })]),
+    );
+    expect((await fetch(`${page}other`)).status).toBe(404);
+    stop.abort();
+    await expect(running).resolves.toBe(0);
+  });
+});
+
 describe('--version', () => {
   it('prints the package name and version from package.json, and as JSON with --json', async () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as {
