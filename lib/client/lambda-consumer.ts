@@ -29,6 +29,7 @@ import type { Checkpointer } from '../core/checkpointer';
 import { ErrorCode, ShardLeaseError } from '../core/errors';
 import { SHARD_END } from '../core/sequence-number';
 import { type CoordinatorLogger, LeaseCoordinator, type ShardLease } from './coordinator';
+import { pause } from './shard-processor';
 
 /** The part of the Lambda context the handler uses (no `@types/aws-lambda` needed). */
 export interface LambdaContextLike {
@@ -410,18 +411,4 @@ export function createShardConsumerHandler(options: ShardConsumerHandlerOptions)
     }
     return summary;
   };
-}
-
-/** Waits `ms` (nothing when not positive), or less when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(handle);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const handle = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

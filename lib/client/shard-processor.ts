@@ -66,7 +66,9 @@ export async function processShard(lease: ShardLease, options: ShardProcessorOpt
   }
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms` (nothing when not positive), or less when `signal` aborts. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(handle);
