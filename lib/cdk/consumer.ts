@@ -13,7 +13,6 @@ import {
   type IMetric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -24,6 +23,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { assertEsbuildAvailable } from './esbuild';
+import { notifyAlarms } from './monitoring';
 import { acknowledgePinnedRuntime } from './nag';
 import { ShardLease } from './shardlease';
 
@@ -260,14 +260,7 @@ export class ShardLeaseConsumer extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
-    const notify = props.topic ? new SnsAction(props.topic) : undefined;
-    for (const alarm of alarms) {
-      if (notify) {
-        alarm.addAlarmAction(notify);
-        alarm.addOkAction(notify);
-      }
-      if (props.actions && props.actions.length > 0) alarm.addAlarmAction(...props.actions);
-    }
+    notifyAlarms(alarms, props.topic, props.actions);
     return alarms;
   }
 }

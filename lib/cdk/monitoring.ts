@@ -6,8 +6,16 @@
  * operation, the outcome code and, through Powertools, the function's name.
  */
 import type { Duration } from 'aws-cdk-lib';
-import { MathExpression, type MathExpressionOptions, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  type Alarm,
+  type IAlarmAction,
+  MathExpression,
+  type MathExpressionOptions,
+  Metric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { FilterPattern, type ILogGroup, type JsonPattern } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { REAPER_METRICS } from '../core/reaper-config';
 
 /** The fields of the per-request log line the filters match. */
@@ -123,4 +131,23 @@ export function sumOfMetrics(
     period,
     ...options,
   });
+}
+
+/**
+ * Who hears an alarm: the topic when it goes off and when it clears (so whoever was paged learns it
+ * recovered), any other action when it goes off. One wiring for the service's and the consumer's alarms.
+ */
+export function notifyAlarms(
+  alarms: readonly Alarm[],
+  topic: ITopic | undefined,
+  actions: readonly IAlarmAction[] = [],
+): void {
+  const notify = topic ? new SnsAction(topic) : undefined;
+  for (const alarm of alarms) {
+    if (notify) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+    if (actions.length > 0) alarm.addAlarmAction(...actions);
+  }
 }

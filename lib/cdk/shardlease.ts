@@ -24,7 +24,6 @@ import {
   type MetricOptions,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import {
   AttributeType,
   BillingMode,
@@ -58,6 +57,7 @@ import {
   LEASE_LOSS_SIGNALS,
   LEASE_RENEWAL_SIGNALS,
   LOG_METRICS,
+  notifyAlarms,
   REQUEST_LOG,
   type SignalSource,
   sumOfMetrics,
@@ -574,15 +574,7 @@ export class ShardLease extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );
-    const notify = s.topic ? new SnsAction(s.topic) : undefined;
-    for (const alarm of alarms) {
-      if (notify) {
-        alarm.addAlarmAction(notify);
-        // Also when it clears, so whoever was paged learns the service recovered.
-        alarm.addOkAction(notify);
-      }
-      if (s.actions.length > 0) alarm.addAlarmAction(...s.actions);
-    }
+    notifyAlarms(alarms, s.topic, s.actions);
     return alarms;
   }
 
