@@ -10,6 +10,7 @@
 import type { Checkpointer } from '../core/checkpointer';
 import type { Lease } from '../core/lease-row';
 import { parseLeaseTime } from '../core/lease-time';
+import { leaseIsLive } from '../core/rules';
 import { SHARD_END } from '../core/sequence-number';
 
 const MAX_ROWS = 1000;
@@ -59,9 +60,10 @@ const byId = (a: string, b: string): number => a.localeCompare(b, 'en', { numeri
 function stateOf(lease: Lease, nowMs: number, leaseDurationMs: number): ShardState {
   if (lease.checkpoint === SHARD_END) return 'ended';
   if (lease.owner === undefined) return 'free';
+  // Live or not is the table's own rule (the core's), judged exactly as the service's writes judge it.
+  if (!leaseIsLive(lease, nowMs)) return 'expired';
   const at = lease.leaseTimeout === undefined ? undefined : parseLeaseTime(lease.leaseTimeout);
-  if (at === undefined || at <= nowMs) return 'expired';
-  return at - nowMs < leaseDurationMs / 2 ? 'expiring' : 'live';
+  return at !== undefined && at - nowMs < leaseDurationMs / 2 ? 'expiring' : 'live';
 }
 
 /** Parents before children, depth-first; siblings and roots by id. Rows in a parent cycle come last. */
