@@ -407,13 +407,11 @@ describe('ShardLeaseClient retries and errors', () => {
         timeoutMs: 60,
         deadlineMs: 150,
       });
-      const started = performance.now();
       const error = await failure(client.fetchCheckpoint('shardId-1'));
       expect(error.code).toBe('Internal');
-      // Tries of 60 ms within a 150 ms deadline: at most three, and the call ends near its deadline.
+      // Tries of 60 ms within a 150 ms deadline: at most three, where maxAttempts alone would allow ten.
       expect(server.seen.length).toBeGreaterThanOrEqual(2);
       expect(server.seen.length).toBeLessThanOrEqual(3);
-      expect(performance.now() - started).toBeLessThan(1_000);
       expect(new ShardLeaseClient({ baseUrl: server.url })).toMatchObject({
         timeoutMs: 5_000,
         deadlineMs: 30_000,
