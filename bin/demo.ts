@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `a fourth consumer, from another terminal: SHARDLEASE_URL=${demo.server.url} STREAM_NAME=${demo.streamName} ` +
-      `KINESIS_ENDPOINT=${demo.kinesisEndpoint} LEASE_DURATION_MS=${demo.leaseDurationMs} WORKER_ID=consumer-4 npx tsx examples/consumer.ts`,
+      `KINESIS_ENDPOINT=${demo.kinesisEndpoint} WORKER_ID=consumer-4 npx tsx examples/consumer.ts`,
   );
 
   let stopping = false;

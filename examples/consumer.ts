@@ -5,9 +5,10 @@
  *   SHARDLEASE_URL=http://127.0.0.1:3000 STREAM_NAME=orders KINESIS_ENDPOINT=http://127.0.0.1:4567 \
  *   WORKER_ID=worker-1 npx tsx examples/consumer.ts
  *
- * SHARDLEASE_URL and STREAM_NAME are required. KINESIS_ENDPOINT (unset: AWS Kinesis), WORKER_ID (unset:
- * host name and process id) and LEASE_DURATION_MS (the service's, default 10000) are optional. Stop with
- * Ctrl-C: the leases are released so that other workers take the shards at once.
+ * SHARDLEASE_URL and STREAM_NAME are required. KINESIS_ENDPOINT (unset: AWS Kinesis) and WORKER_ID
+ * (unset: host name and process id) are optional. The lease duration comes from the service; a
+ * LEASE_DURATION_MS that is set must equal it, or the consumer stops at once naming both values. Stop
+ * with Ctrl-C: the leases are released so that other workers take the shards at once.
  */
 import { hostname } from 'node:os';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -15,7 +16,6 @@ import type { _Record } from '@aws-sdk/client-kinesis';
 import { LeaseCoordinator, type ShardLease } from '../lib/client/coordinator';
 import { ShardLeaseClient } from '../lib/client/shard-lease-client';
 import { processShard } from '../lib/client/shard-processor';
-import { DEFAULT_LEASE_DURATION_MS } from '../lib/core/config';
 import { createLocalKinesisClient } from '../lib/local/kinesis-local-client';
 import { createKinesisClient } from '../lib/store/kinesis-client';
 
@@ -24,7 +24,8 @@ interface ConsumerConfig {
   readonly streamName: string;
   readonly kinesisEndpoint: string | undefined;
   readonly workerId: string;
-  readonly leaseDurationMs: number;
+  /** Only to check against the service's: the coordinator takes the service's terms. */
+  readonly leaseDurationMs: number | undefined;
 }
 
 /** Reads the environment once; throws naming every missing or invalid variable. */
@@ -32,8 +33,8 @@ export function consumerConfig(env: NodeJS.ProcessEnv): ConsumerConfig {
   const problems: string[] = [];
   if (!env.SHARDLEASE_URL) problems.push('SHARDLEASE_URL: required (e.g. http://127.0.0.1:3000)');
   if (!env.STREAM_NAME) problems.push('STREAM_NAME: required');
-  const leaseDurationMs = Number(env.LEASE_DURATION_MS ?? DEFAULT_LEASE_DURATION_MS);
-  if (!Number.isInteger(leaseDurationMs) || leaseDurationMs <= 0) {
+  const leaseDurationMs = env.LEASE_DURATION_MS ? Number(env.LEASE_DURATION_MS) : undefined;
+  if (leaseDurationMs !== undefined && (!Number.isInteger(leaseDurationMs) || leaseDurationMs <= 0)) {
     problems.push(`LEASE_DURATION_MS: must be a positive integer, got ${env.LEASE_DURATION_MS}`);
   }
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     // does when started with STREAM_NAME and KINESIS_ENDPOINT, as `npm run demo` does).
     checkpointer: new ShardLeaseClient({ baseUrl: config.shardLeaseUrl }),
     workerId: config.workerId,
-    leaseDurationMs: config.leaseDurationMs,
+    ...(config.leaseDurationMs !== undefined && { leaseDurationMs: config.leaseDurationMs }),
     logger,
     onLeaseGained: async (lease) => {
       const outcome = await processShard(lease, { kinesis, streamName: config.streamName, handleRecords });

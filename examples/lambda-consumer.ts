@@ -3,8 +3,8 @@
  * reads its share of the stream's shards from their checkpoints, checkpoints after every batch, stops
  * a safety margin before its time runs out, and returns with every lease released.
  *
- * Deploy it with `ShardLeaseConsumer` (shardlease/cdk), which sets SHARDLEASE_URL, STREAM_NAME and
- * LEASE_DURATION_MS and invokes it as N slots on a schedule:
+ * Deploy it with `ShardLeaseConsumer` (shardlease/cdk), which sets SHARDLEASE_URL and STREAM_NAME and
+ * invokes it as N slots on a schedule (the lease duration comes from the service itself):
  *
  *   new ShardLeaseConsumer(stack, 'OrdersConsumer', {
  *     shardLease: leases, entry: 'examples/lambda-consumer.ts', concurrency: 3,
@@ -21,7 +21,6 @@ import type { _Record } from '@aws-sdk/client-kinesis';
 import type { ShardLease } from '../lib/client/coordinator';
 import { createShardConsumerHandler, type LambdaContextLike } from '../lib/client/lambda-consumer';
 import { ShardLeaseClient } from '../lib/client/shard-lease-client';
-import { DEFAULT_LEASE_DURATION_MS } from '../lib/core/config';
 import { createKinesisClient } from '../lib/store/kinesis-client';
 
 const logger = new Logger({ serviceName: 'orders-consumer' });
@@ -34,7 +33,6 @@ function required(name: string): string {
 
 // Clients and configuration at module scope: built once per execution environment.
 const streamName = required('STREAM_NAME');
-const leaseDurationMs = Number(process.env.LEASE_DURATION_MS ?? DEFAULT_LEASE_DURATION_MS);
 const kinesis = process.env.KINESIS_ENDPOINT
   ? // kinesalite speaks HTTP/1.1 only (a local run); in Lambda, the SDK's default handler.
     (
@@ -55,7 +53,6 @@ export const handler = createShardConsumerHandler({
   checkpointer: new ShardLeaseClient({ baseUrl: required('SHARDLEASE_URL') }),
   kinesis,
   streamName,
-  leaseDurationMs,
   handleRecords,
   logger,
 });

@@ -126,9 +126,11 @@ export function tableKeyActions(tableActions: readonly string[]): string[] {
 
 /**
  * Grants table actions on the table and, when the table has a customer-managed key, the key actions
- * they need, usable only through DynamoDB in the table's region (`kms:ViaService`).
+ * they need, usable only through DynamoDB in the table's region (`kms:ViaService`). No actions grant
+ * nothing: no statement at all (IAM refuses a statement without actions), and no key.
  */
 export function grantTable(grantee: IGrantable, table: ITable, actions: readonly string[]): Grant {
+  if (actions.length === 0) return Grant.drop(grantee, `nothing on ${table.node.path}`);
   const grant = Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [table.tableArn] });
   const key = table.encryptionKey;
   const keyActions = tableKeyActions(actions);

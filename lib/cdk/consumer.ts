@@ -27,7 +27,10 @@ import { notifyAlarms } from './monitoring';
 import { acknowledgePinnedRuntime } from './nag';
 import { ShardLease } from './shardlease';
 
-/** The environment the construct gives the function it creates (and an existing `Function`). */
+/**
+ * The environment the construct gives the function it creates (and an existing `Function`).
+ * `LEASE_DURATION_MS` only when the deprecated `leaseDuration` prop is given.
+ */
 export const CONSUMER_ENVIRONMENT = {
   apiUrl: 'SHARDLEASE_URL',
   streamName: 'STREAM_NAME',
@@ -74,7 +77,13 @@ export interface ShardLeaseConsumerProps {
   readonly period?: Duration;
   /** The function's timeout (with `entry`); must be below `period`. @default period − 5 s, at most 15 min */
   readonly timeout?: Duration;
-  /** Must equal the ShardLease's lease duration. @default 10 seconds (the service's default) */
+  /**
+   * Not needed: workers read the lease terms from the service (`GET /terms`, and every heartbeat
+   * answer). When given, it must equal the ShardLease's lease duration, and the function gets it as
+   * `LEASE_DURATION_MS`, for handlers that still read it.
+   * @default - no `LEASE_DURATION_MS` in the function's environment
+   * @deprecated the service states its lease terms; leave this out.
+   */
   readonly leaseDuration?: Duration;
   /** With `entry`. @default 512 */
   readonly memorySize?: number;
@@ -84,6 +93,21 @@ export interface ShardLeaseConsumerProps {
   readonly logRetention?: RetentionDays;
   /** @default alarms on, no actions */
   readonly alarms?: ShardLeaseConsumerAlarmProps;
+}
+
+/**
+ * The deprecated `leaseDuration` prop, which must be the service's: a consumer that assumed another
+ * lease would renew too late or stop too early. Unresolved tokens are left to the deployment.
+ */
+function checkedLeaseDuration(given: Duration, service: Duration): Duration {
+  if (given.isUnresolved() || service.isUnresolved()) return given;
+  if (given.toMilliseconds() !== service.toMilliseconds()) {
+    throw new Error(
+      `leaseDuration (${given.toHumanString()}) must equal the ShardLease's lease duration ` +
+        `(${service.toHumanString()}); better, leave it out: the consumer reads the lease terms from the service`,
+    );
+  }
+  return given;
 }
 
 export class ShardLeaseConsumer extends Construct {
@@ -128,12 +152,14 @@ export class ShardLeaseConsumer extends Construct {
           'two invocations of one slot must never overlap',
       );
     }
-    const leaseDuration = props.leaseDuration ?? Duration.seconds(10);
     const environment: Record<string, string> = {
       [CONSUMER_ENVIRONMENT.apiUrl]: props.shardLease.apiUrl,
       [CONSUMER_ENVIRONMENT.streamName]: stream.streamName,
-      [CONSUMER_ENVIRONMENT.leaseDurationMs]: String(leaseDuration.toMilliseconds()),
     };
+    if (props.leaseDuration !== undefined) {
+      const leaseDuration = checkedLeaseDuration(props.leaseDuration, props.shardLease.leaseDuration);
+      environment[CONSUMER_ENVIRONMENT.leaseDurationMs] = String(leaseDuration.toMilliseconds());
+    }
 
     if (props.entry !== undefined) {
       this.function = this.createFunction(props, timeout, environment);

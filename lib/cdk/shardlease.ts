@@ -152,6 +152,11 @@ export class ShardLease extends Construct {
   readonly table: ITable;
   /** The stream whose shards the table holds, when the construct was given one. */
   readonly stream?: IStream;
+  /**
+   * How long a take or renewal holds a shard (the `leaseDuration` prop, or its default): the lease
+   * terms the service states to its workers (`GET /terms`, and every heartbeat answer).
+   */
+  readonly leaseDuration: Duration;
   readonly api: HttpApi;
   /** The stage every route is served on (`$default`), with throttling and access logs. */
   readonly stage: HttpStage;
@@ -191,6 +196,7 @@ export class ShardLease extends Construct {
     assertEsbuildAvailable(this);
     this.table = this.settings.table ?? this.createTable();
     this.stream = this.settings.stream;
+    this.leaseDuration = this.settings.leaseDuration;
 
     const functions: Partial<Record<Route['name'], NodejsFunction>> = {};
     for (const route of ROUTES) {

@@ -105,7 +105,7 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
     type: 'string',
     value: 'MS',
     description:
-      'the service’s lease duration, for the expiring state (env LEASE_DURATION_MS; default 10000)',
+      'the lease duration you expect (env LEASE_DURATION_MS; default: the one the service states); exits 2 if the service states another',
   },
 };
 
@@ -119,7 +119,8 @@ export type CommandName =
   | 'delete'
   | 'reset'
   | 'reap'
-  | 'dashboard';
+  | 'dashboard'
+  | 'terms';
 
 export interface CommandSpec {
   readonly name: CommandName;
@@ -226,6 +227,21 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Serves http://127.0.0.1:PORT/ (and /dashboard.json) from the API at --url, signed for a',
       'deployed one, until Ctrl-C. The page is the one `npm start` serves at /: lineage, states,',
       'workers, checkpoints, live updates.',
+      '',
+      'A lease is shown as expiring in the last half of the lease duration the service states',
+      '(GET /terms). --lease-ms (or LEASE_DURATION_MS) only checks that it is the one you expect:',
+      'a different value exits 2, naming both.',
+    ],
+  },
+  {
+    name: 'terms',
+    args: [],
+    options: API,
+    required: [],
+    summary: 'show the lease terms the service runs with: lease duration and claim timeout',
+    details: [
+      'As the service states them (GET /terms), from its LEASE_DURATION_MS and CLAIM_TIMEOUT_MS.',
+      'Workers pace their renewals and their local lease expiry by them.',
     ],
   },
   {

@@ -18,7 +18,14 @@ import { Reaper } from '../store/reaper';
 import { commandHelp, type Invocation, integerOption, parseCommandLine, topHelp } from './args';
 import type { CommandName, OptionName } from './commands';
 import { serveDashboard } from './dashboard';
-import { relativeExpiry, renderFields, renderLease, renderLeases, renderWorkers } from './format';
+import {
+  humanDuration,
+  relativeExpiry,
+  renderFields,
+  renderLease,
+  renderLeases,
+  renderWorkers,
+} from './format';
 import { type CliIo, EXIT, type ExitCode, NotConfirmedError, UnreachableError, UsageError } from './io';
 import { packageInfo } from './version';
 
@@ -306,8 +313,16 @@ async function apiCommand(run: Run, io: CliIo, client: ShardLeaseClient): Promis
     }
     case 'dashboard': {
       const port = integerOption(run.options, 'port', run.command) ?? 8080;
-      const leaseDurationMs = envInteger(run, io.env, 'lease-ms', 'LEASE_DURATION_MS', 10_000);
+      const expected = expectedLeaseMs(run, io.env);
       const label = serviceUrl(run, io.env);
+      const { leaseDurationMs } = await client.leaseTerms();
+      if (expected !== undefined && expected.ms !== leaseDurationMs) {
+        throw new UsageError(
+          `${expected.from} is ${expected.ms} ms, but the service at ${label} states a lease duration of ` +
+            `${leaseDurationMs} ms: leave ${expected.from} out (the service's is used), or set it to ${leaseDurationMs}`,
+          run.command,
+        );
+      }
       let url = '';
       await serveDashboard({
         checkpointer: client,
@@ -322,6 +337,16 @@ async function apiCommand(run: Run, io: CliIo, client: ShardLeaseClient): Promis
         },
       });
       return { json: { url, stopped: true }, text: 'dashboard stopped\n' };
+    }
+    case 'terms': {
+      const terms = await client.leaseTerms();
+      return {
+        json: terms,
+        text: renderFields([
+          ['lease duration', durationText(terms.leaseDurationMs)],
+          ['claim timeout', durationText(terms.claimTimeoutMs)],
+        ]),
+      };
     }
     case 'release':
       await client.removeLeaseOwner(shard, worker);
@@ -345,6 +370,26 @@ async function apiCommand(run: Run, io: CliIo, client: ShardLeaseClient): Promis
     default:
       throw new UsageError(`${run.command} does not use the API`, run.command);
   }
+}
+
+/** `10000 ms (10s)`; the words only when they are exact. */
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms} ms (${humanDuration(ms)})` : `${ms} ms`;
+}
+
+/**
+ * The lease duration the caller expects (--lease-ms, else LEASE_DURATION_MS), checked as a number
+ * before anything is sent; the service's own stays the one used.
+ */
+function expectedLeaseMs(run: Run, env: CliIo['env']): { ms: number; from: string } | undefined {
+  const option = text(run.options, 'lease-ms');
+  const raw = option ?? env.LEASE_DURATION_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const from = option !== undefined ? '--lease-ms' : 'LEASE_DURATION_MS';
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) {
+    throw new UsageError(`${from} must be an integer >= 1, got '${raw}'`, run.command);
+  }
+  return { ms: Number(raw), from };
 }
 
 function envInteger(run: Run, env: CliIo['env'], option: OptionName, variable: string, fallback: number) {

@@ -4,9 +4,11 @@
  * free of I/O so that the fairness rules are tested without a table.
  */
 
+import { evaluateCondition } from '../core/condition';
 import { eligibleShards, parentIds } from '../core/eligibility';
-import type { Lease } from '../core/lease-row';
-import { leaseIsLive } from '../core/rules';
+import { freeSince, parentsEndedAt } from '../core/fleet-plan';
+import { type Lease, toRow } from '../core/lease-row';
+import { claimIsFresh, type LeaseTerms, leaseIsLive, ruleTimes } from '../core/rules';
 import type { StreamShard } from '../store/kinesis-shard-source';
 
 export interface BalanceInput {
@@ -15,6 +17,21 @@ export interface BalanceInput {
   readonly rows: readonly Lease[];
   /** Client time; the server decides every take, so a skewed clock costs a refused request, no more. */
   readonly nowMs: number;
+  /**
+   * A free shard that stayed free this long is taken by whoever sees it, beyond its share: the worker
+   * whose share it was has had its listing by then and did not act. @default never
+   */
+  readonly overdueAfterMs?: number;
+  /** The service's terms, to tell a claim that still reserves a free shard for its claimer. */
+  readonly terms?: LeaseTerms;
+  /** When this worker first saw a shard free, for a shard whose row cannot tell (none yet, say). */
+  readonly firstSeenFreeMs?: ReadonlyMap<string, number>;
+  /**
+   * The shards this worker holds. A live lease under its worker id that it does not hold is an orphan
+   * of an earlier process with the same id (a restarted container, the next invocation of a Lambda
+   * slot): it is this worker's to take again at once, without waiting for it to expire.
+   */
+  readonly held?: ReadonlySet<string>;
 }
 
 export interface BalancePlan {
@@ -28,6 +45,10 @@ export interface BalancePlan {
   readonly free: readonly string[];
   /** A shard to claim from the most loaded worker, when this worker is below its share. */
   readonly steal?: { readonly shardId: string; readonly victim: string };
+  /** Free shards nobody took in time and nobody's claim reserves: take them whatever the share. */
+  readonly overdue: readonly string[];
+  /** Live leases under this worker's id that it does not hold: an earlier process's. Take them now. */
+  readonly orphans: readonly string[];
 }
 
 export { parentIds };
@@ -42,8 +63,12 @@ export function planBalance(input: BalanceInput): BalancePlan {
 
   const workers = new Map<string, string[]>([[input.workerId, []]]);
   const free: string[] = [];
+  const orphans: string[] = [];
   for (const shardId of eligible) {
     const row = rows.get(shardId);
+    if (row?.owner === input.workerId && isLive(row, input.nowMs) && input.held && !input.held.has(shardId)) {
+      orphans.push(shardId);
+    }
     if (row?.owner && isLive(row, input.nowMs)) {
       const held = workers.get(row.owner) ?? [];
       held.push(shardId);
@@ -58,7 +83,28 @@ export function planBalance(input: BalanceInput): BalancePlan {
   const claimRank = (id: string) => (claimedByMe(id) ? 0 : rows.get(id)?.claimRequest ? 2 : 1);
   free.sort((a, b) => claimRank(a) - claimRank(b) || a.localeCompare(b));
 
-  const plan = { eligible, workers, share, free };
+  const overdue: string[] = [];
+  const after = input.overdueAfterMs;
+  if (after !== undefined && after > 0) {
+    const t = ruleTimes(input.nowMs, input.terms ?? { leaseDurationMs: 0, claimTimeoutMs: 0 });
+    for (const shardId of free) {
+      const row = rows.get(shardId);
+      const reserved =
+        row?.claimRequest !== undefined &&
+        row.claimRequest !== input.workerId &&
+        input.terms !== undefined &&
+        evaluateCondition(claimIsFresh(t), toRow(row));
+      if (reserved) continue;
+      const lineage = row ?? input.shards.find((shard) => shard.shardId === shardId);
+      const parentsEnded = parentsEndedAt(lineage, rows);
+      // Without a row, nobody ever took it: free since its parents ended, or since first seen.
+      const known =
+        !row && Number.isFinite(parentsEnded) ? parentsEnded : input.firstSeenFreeMs?.get(shardId);
+      const since = freeSince(row, known, parentsEnded, input.nowMs);
+      if (input.nowMs - since >= after) overdue.push(shardId);
+    }
+  }
+  const plan = { eligible, workers, share, free, overdue, orphans };
   // Free shards come first: steal only when they cannot fill the share.
   const mine = (workers.get(input.workerId)?.length ?? 0) + free.length;
   if (mine >= share) return plan;

@@ -5,7 +5,10 @@
  * application a checkpointer per shard fenced by the lease counter. It works over any `Checkpointer`:
  * `DynamoCheckpointer` (library mode) or `ShardLeaseClient` (HTTP).
  *
- * Its two promises hold under faults because nothing it does waits without a deadline:
+ * It paces itself by the service's lease terms (asked for at the start, restated by every heartbeat):
+ * a lease duration set here too must equal the service's.
+ *
+ * Its promises hold under faults because nothing it does waits without a deadline:
  * - One processor per shard. A lease is treated as lost at its local expiry (the start of the request
  *   that last took or renewed it, plus the lease duration, minus a margin for clock drift), by a timer
  *   that waits for nothing in flight; the service cannot give the shard to anyone else before the
@@ -13,17 +16,35 @@
  *   signal aborts) then, and its checkpoints are refused locally from then on.
  * - No shard abandoned. A processor that returns or throws gives its lease back (after its last
  *   checkpoint), with a backoff before this worker takes that shard again; a lease whose renewals fail
- *   expires and is taken again, by a peer or by this worker.
+ *   expires and is taken again, by a peer or by this worker. A plan answered late is still used for
+ *   what the service offered beyond the plan (shards nobody took in time), never for takes or steals a
+ *   fresher plan would decide, so a slow worker does not sit on shards a responsive one could process.
+ * - Nothing left behind by a stop. `stop()` settles every take and claim in flight: a lease granted
+ *   during the stop is given back and a claim withdrawn before it returns, and what it could not give
+ *   back in time is in its result.
  */
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Checkpointer, HeartbeatResult, LostLease, RenewResult } from '../core/checkpointer';
 import { parentIds, type ShardLineage } from '../core/eligibility';
 import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
 import type { Lease } from '../core/lease-row';
+import type { LeaseTerms } from '../core/rules';
 import { type Scheduler, systemScheduler, withDeadline } from '../core/scheduler';
 import { normalizeCheckpoint, SHARD_END } from '../core/sequence-number';
 import type { ShardSource, StreamShard } from '../store/kinesis-shard-source';
 import { planBalance } from './balance';
+import {
+  type CoordinatorTiming,
+  checkTimingOptions,
+  PROVISIONAL_LEASE_MS,
+  sameTerms,
+  type TimingOptions,
+  timingFor,
+} from './coordinator-timing';
+import { LeaseLedger, type StopResult } from './lease-ledger';
+
+export type { StopResult };
 
 /** Why a lease stopped being this worker's. */
 export type LeaseLossReason =
@@ -78,7 +99,7 @@ export interface CoordinatorEvents {
   onShardEnded?(shardId: string): void;
 }
 
-export interface LeaseCoordinatorOptions extends CoordinatorEvents {
+export interface LeaseCoordinatorOptions extends CoordinatorEvents, TimingOptions {
   readonly checkpointer: Checkpointer;
   /**
    * Where to list the stream's shards. Without one (the usual case against the service), the
@@ -88,24 +109,27 @@ export interface LeaseCoordinatorOptions extends CoordinatorEvents {
    */
   readonly shardSource?: ShardSource;
   readonly workerId: string;
-  /** Must equal the service's (the server sets lease timeouts); renewals and expiry are paced by it. */
-  readonly leaseDurationMs: number;
-  /** Renewal period. @default leaseDurationMs / 3 */
+  /**
+   * The service states its lease duration (`GET /terms`, and every heartbeat): leave this unset. When
+   * set, it must equal the service's, or `start()` fails naming both values.
+   */
+  readonly leaseDurationMs?: number;
+  /** Renewal (heartbeat) period. @default the service's lease duration / 3 */
   readonly renewIntervalMs?: number;
-  /** How often shards and leases are listed to take, steal and rebalance. @default leaseDurationMs */
+  /** Listing mode: how often shards and leases are listed to take, steal and rebalance. @default the lease duration */
   readonly rebalanceIntervalMs?: number;
-  /** Give up a steal whose shard did not come over in this time. @default 2 × leaseDurationMs */
+  /** Give up a steal whose shard did not come over in this time. @default 2 × the lease duration */
   readonly stealTimeoutMs?: number;
   /** Hold at most this many leases; heartbeats tell the service (as `capacity`). @default unlimited */
   readonly maxLeases?: number;
   /**
    * A lease counts as lost this long before the service could let it go: room for the clock drift
-   * between this process and the service's instances. @default max(100, leaseDurationMs / 10)
+   * between this process and the service's instances. @default max(100, the lease duration / 10)
    */
   readonly expiryMarginMs?: number;
-  /** Wait this long before taking again a shard whose processor returned or threw; doubles on each repeat, up to 8×. @default leaseDurationMs */
+  /** Wait this long before taking again a shard whose processor returned or threw; doubles on each repeat, up to 8×. @default the lease duration */
   readonly retakeBackoffMs?: number;
-  /** `stop()` returns within this time, whatever is in flight. @default leaseDurationMs */
+  /** `stop()` returns within this time, whatever is in flight. @default the lease duration */
   readonly stopTimeoutMs?: number;
   /** Clock and timers. @default the system's */
   readonly scheduler?: Scheduler;
@@ -154,6 +178,9 @@ const HEARTBEAT_BATCH = 250;
 const RENEW_BATCH = 100;
 const LIST_PAGE = 1000;
 const MAX_BACKOFF_FACTOR = 8;
+/** A service that did not state its terms is asked again this soon, then twice as late each time, up to a second. */
+const TERMS_FIRST_RETRY_MS = 100;
+const TERMS_MAX_RETRY_MS = 1_000;
 
 const isCode = (error: unknown, ...codes: ErrorCode[]): error is ShardLeaseError =>
   error instanceof ShardLeaseError && codes.includes(error.code);
@@ -162,23 +189,24 @@ export class LeaseCoordinator {
   readonly workerId: string;
   private readonly checkpointer: Checkpointer;
   private readonly shardSource: ShardSource | undefined;
-  private readonly leaseDurationMs: number;
-  private readonly renewIntervalMs: number;
-  private readonly rebalanceIntervalMs: number;
-  private readonly stealTimeoutMs: number;
+  private readonly timingOptions: TimingOptions;
   private readonly maxLeases: number;
-  private readonly expiryMarginMs: number;
-  private readonly retakeBackoffMs: number;
-  private readonly stopTimeoutMs: number;
   private readonly scheduler: Scheduler;
   private readonly logger: CoordinatorLogger;
   private readonly events: CoordinatorEvents;
+  /** Derived from the service's terms once it stated them. */
+  private timing: CoordinatorTiming | undefined;
+  private asking: Promise<void> | undefined;
+  /** Until the service states its terms, it is asked again after this long, doubling. */
+  private termsRetryMs = TERMS_FIRST_RETRY_MS;
 
   private readonly held = new Map<string, Held>();
   /** Shards whose processor returned or threw: not taken again before `until`. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
   /** Claims made and not yet come through, by shard id (listing mode makes one at a time). */
   private readonly steals = new Map<string, PendingSteal>();
+  /** Listing mode: when this worker first saw each shard free, for shards whose row cannot tell. */
+  private readonly firstSeenFree = new Map<string, number>();
   private nextRenewAt = 0;
   private nextRebalanceAt = 0;
   private renewing: Promise<void> | undefined;
@@ -186,39 +214,35 @@ export class LeaseCoordinator {
   private loopTimer: unknown;
   private started = false;
   private stopped = false;
+  /** `stop()` has returned: nothing more is sent, whatever still answers. */
+  private finished = false;
+  /** What a stop does with leases and claims that come through while it runs. */
+  private releaseOnStop = true;
   /** Handovers and give-backs in progress (a processor finishing, then the release). */
   private readonly handovers = new Set<Promise<void>>();
-  /** Lateness tolerated in a timer's firing, so that a timer firing a little early is not a skipped period. */
-  private readonly tolerance: number;
+  /** Takes and claims in flight: a stop settles them. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly ledger = new LeaseLedger();
 
   constructor(options: LeaseCoordinatorOptions) {
-    const issues = [];
-    if (!options.workerId) issues.push({ field: 'workerId', message: 'must be a non-empty string' });
-    if (!(options.leaseDurationMs > 0))
-      issues.push({ field: 'leaseDurationMs', message: 'must be a positive number' });
-    const margin = options.expiryMarginMs ?? Math.max(100, options.leaseDurationMs / 10);
-    if (options.leaseDurationMs > 0 && !(margin >= 0 && margin < options.leaseDurationMs / 2)) {
-      issues.push({
-        field: 'expiryMarginMs',
-        message: 'must be at least 0 and below half the lease duration',
-      });
+    if (!options.workerId) {
+      throw new ValidationError([{ field: 'workerId', message: 'must be a non-empty string' }]);
     }
-    if (issues.length > 0) throw new ValidationError(issues);
+    checkTimingOptions(options);
     this.workerId = options.workerId;
     this.checkpointer = options.checkpointer;
     this.shardSource = options.shardSource;
-    this.leaseDurationMs = options.leaseDurationMs;
-    this.renewIntervalMs = options.renewIntervalMs ?? Math.floor(options.leaseDurationMs / 3);
-    this.rebalanceIntervalMs = options.rebalanceIntervalMs ?? options.leaseDurationMs;
-    this.stealTimeoutMs = options.stealTimeoutMs ?? 2 * options.leaseDurationMs;
+    this.timingOptions = options;
     this.maxLeases = options.maxLeases ?? Number.POSITIVE_INFINITY;
-    this.expiryMarginMs = margin;
-    this.retakeBackoffMs = options.retakeBackoffMs ?? options.leaseDurationMs;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? options.leaseDurationMs;
     this.scheduler = options.scheduler ?? systemScheduler;
     this.logger = options.logger ?? new Logger({ serviceName: 'shardlease-coordinator' });
     this.events = options;
-    this.tolerance = Math.floor(Math.min(this.renewIntervalMs, this.rebalanceIntervalMs) / 4);
+  }
+
+  /** The service's lease terms, once it stated them (after `start()`). */
+  get leaseTerms(): LeaseTerms | undefined {
+    const t = this.timing;
+    return t && { leaseDurationMs: t.leaseDurationMs, claimTimeoutMs: t.claimTimeoutMs };
   }
 
   /** Shard ids this worker holds now. */
@@ -231,13 +255,28 @@ export class LeaseCoordinator {
     return this.steals.keys().next().value;
   }
 
-  /** Runs a first cycle now, then keeps renewing and rebalancing on the scheduler's timers. */
+  /**
+   * Asks the service for its lease terms, then runs a first cycle now and keeps renewing and
+   * rebalancing on the scheduler's timers. Fails (and stays stopped) when `leaseDurationMs` was set
+   * and differs from the service's; a service that does not answer is asked again every period.
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.stopped = false;
+    this.finished = false;
+    this.releaseOnStop = true;
+    this.termsRetryMs = TERMS_FIRST_RETRY_MS;
+    this.ledger.reset();
+    try {
+      await this.askTerms();
+    } catch (error) {
+      this.started = false;
+      this.stopped = true;
+      throw error;
+    }
     this.arm();
-    await this.tick();
+    if (this.timing) await this.tick();
   }
 
   /**
@@ -247,9 +286,20 @@ export class LeaseCoordinator {
    */
   async tick(): Promise<void> {
     if (this.stopped) return;
+    if (!this.timing) {
+      await this.askTerms().catch((error: unknown) => {
+        this.logger.error('the service’s lease terms differ from this worker’s: stopping', { error });
+        void this.stop();
+      });
+      if (!this.timing || this.stopped) return;
+      // Paced by the terms from now on, not by the retries that waited for them.
+      if (this.loopTimer !== undefined) this.scheduler.clearTimeout(this.loopTimer);
+      this.arm();
+    }
+    const t = this.timing;
     const now = this.scheduler.now();
-    if (!this.renewing && now + this.tolerance >= this.nextRenewAt) {
-      this.nextRenewAt = now + this.renewIntervalMs;
+    if (!this.renewing && now + t.toleranceMs >= this.nextRenewAt) {
+      this.nextRenewAt = now + t.renewIntervalMs;
       this.renewing = (this.shardSource ? this.renewAll() : this.heartbeatAll()).finally(() => {
         this.renewing = undefined;
       });
@@ -257,8 +307,8 @@ export class LeaseCoordinator {
     if (!this.rebalancing) {
       // Listing mode rebalances from its own listing; heartbeat mode takes what each heartbeat's plan
       // says (started by the heartbeat) and in between only follows a pending steal.
-      const due = this.shardSource !== undefined && now + this.tolerance >= this.nextRebalanceAt;
-      if (due) this.nextRebalanceAt = now + this.rebalanceIntervalMs;
+      const due = this.shardSource !== undefined && now + t.toleranceMs >= this.nextRebalanceAt;
+      if (due) this.nextRebalanceAt = now + t.rebalanceIntervalMs;
       const work = due ? this.rebalance() : this.steals.size > 0 ? this.followSteals() : undefined;
       this.startRebalancing(work);
     }
@@ -275,35 +325,125 @@ export class LeaseCoordinator {
   }
 
   /**
-   * Stops the timers, aborts every shard's processing and waits for it, then releases the leases so
-   * that peers take them at once; `release: false` leaves them to expire (as a crash would). Returns
-   * within `stopTimeoutMs`, whatever is still in flight.
+   * Stops the timers, aborts every shard's processing and waits for it, settles the takes and claims
+   * in flight, then releases every lease (a take granted during the stop included) and withdraws every
+   * claim, so that peers take the shards at once and no owner hands over to a worker that is gone.
+   * `release: false` leaves the leases to expire, as a crash would, and waits for nothing in flight.
+   * Returns within `stopTimeoutMs`, whatever is still in flight, with what was taken and given back
+   * since `start()`; `leasesNotReleased` lists what the service may still count as this worker's.
    */
-  async stop(options: { readonly release?: boolean } = {}): Promise<void> {
+  async stop(options: { readonly release?: boolean } = {}): Promise<StopResult> {
     if (this.loopTimer !== undefined) this.scheduler.clearTimeout(this.loopTimer);
     this.loopTimer = undefined;
     this.stopped = true;
     this.started = false;
-    this.steals.clear();
     const release = options.release ?? true;
+    this.releaseOnStop = release;
     const leases = [...this.held.values()];
+    this.steals.clear();
     const work = (async () => {
-      await Promise.all(leases.map((held) => this.drop(held, { reason: 'stopped' })));
+      await Promise.all([
+        ...leases.map((held) => this.drop(held, { reason: 'stopped' })),
+        // A take or claim answered during the stop gives its lease back or withdraws itself (take, claim).
+        ...(release ? [...this.inFlight] : []),
+      ]);
       await Promise.all([...this.handovers]);
-      if (release) await Promise.all(leases.map((held) => this.release(held)));
+      if (release) {
+        await Promise.all([
+          ...leases.map((held) => this.release(held)),
+          ...this.ledger.pendingClaims().map((shardId) => this.withdraw(shardId)),
+        ]);
+        // Heartbeat mode: the plan forgets this worker at once, so its shards go to the others now.
+        if (!this.shardSource && this.timing) await this.leave();
+      }
     })();
-    await withDeadline(this.scheduler, work, this.stopTimeoutMs, 'stop').catch((error: unknown) =>
+    const timeout =
+      this.timing?.stopTimeoutMs ??
+      this.timingOptions.stopTimeoutMs ??
+      this.timingOptions.leaseDurationMs ??
+      PROVISIONAL_LEASE_MS;
+    await withDeadline(this.scheduler, work, timeout, 'stop').catch((error: unknown) =>
       this.logger.warn('stop did not finish in time', { error, shards: leases.length }),
     );
+    this.finished = true;
+    const result = this.ledger.result();
+    if (result.leasesNotReleased.length > 0) {
+      this.logger.warn('leases not given back at the stop: they expire', {
+        shards: result.leasesNotReleased,
+      });
+    }
+    return result;
   }
 
   private arm(): void {
-    const period = Math.max(1, Math.min(this.renewIntervalMs, this.rebalanceIntervalMs));
+    const t = this.timing;
+    const provisional =
+      this.timingOptions.renewIntervalMs ?? (this.timingOptions.leaseDurationMs ?? PROVISIONAL_LEASE_MS) / 3;
+    const period = Math.max(1, t ? Math.min(t.renewIntervalMs, t.rebalanceIntervalMs) : provisional);
     this.loopTimer = this.scheduler.setTimeout(() => {
       if (this.stopped) return;
       this.arm();
       this.tick().catch((error: unknown) => this.logger.error('coordinator cycle failed', { error }));
     }, period);
+  }
+
+  // ---- the service's terms -----------------------------------------------------------------------
+
+  /**
+   * Asks the service for its lease terms once (concurrent callers share the call). A fault is logged
+   * and leaves the terms unknown (the next cycle asks again); terms that contradict this worker's
+   * options reject with a ValidationError naming both values.
+   */
+  private askTerms(): Promise<void> {
+    if (this.timing) return Promise.resolve();
+    this.asking ??= (async () => {
+      let terms: LeaseTerms;
+      try {
+        terms = await withDeadline(
+          this.scheduler,
+          this.checkpointer.leaseTerms(),
+          this.timingOptions.leaseDurationMs ?? PROVISIONAL_LEASE_MS,
+          'leaseTerms',
+        );
+      } catch (error) {
+        this.logger.warn('the service’s lease terms are unknown: asking again', {
+          error,
+          retryInMs: this.termsRetryMs,
+        });
+        this.termsRetryMs = Math.min(TERMS_MAX_RETRY_MS, 2 * this.termsRetryMs);
+        return;
+      }
+      this.timing = timingFor(terms, this.timingOptions);
+      this.logger.info('lease terms', { ...terms });
+    })().finally(() => {
+      this.asking = undefined;
+    });
+    return this.asking;
+  }
+
+  /**
+   * A heartbeat restates the terms. Changed (the service was redeployed with another lease): they are
+   * followed from this answer on, since a lease is the service's to time; a lease duration this
+   * worker was told to expect is then wrong, which is logged as an error, not obeyed.
+   */
+  private heedTerms(terms: LeaseTerms): void {
+    const t = this.timing;
+    if (!t || sameTerms(t, terms)) return;
+    const expected = this.timingOptions.leaseDurationMs;
+    if (expected !== undefined && expected !== terms.leaseDurationMs) {
+      this.logger.error('the service’s lease duration changed and no longer matches leaseDurationMs', {
+        leaseDurationMs: expected,
+        service: terms,
+      });
+    } else {
+      this.logger.warn('the service’s lease terms changed', { from: this.leaseTerms, to: terms });
+    }
+    this.timing = timingFor(terms, { ...this.timingOptions, leaseDurationMs: undefined });
+  }
+
+  private get t(): CoordinatorTiming {
+    if (!this.timing) throw new Error('the coordinator has not learned the service’s lease terms yet');
+    return this.timing;
   }
 
   // ---- renewal -----------------------------------------------------------------------------------
@@ -323,6 +463,7 @@ export class LeaseCoordinator {
    */
   private async heartbeatAll(): Promise<void> {
     const plans: HeartbeatResult[] = [];
+    const sentAt = this.scheduler.now();
     const send = (batch: readonly Held[]) =>
       this.checkpointer
         .heartbeat(this.workerId, {
@@ -330,6 +471,7 @@ export class LeaseCoordinator {
           ...(Number.isFinite(this.maxLeases) && { capacity: this.maxLeases }),
         })
         .then((result) => {
+          this.heedTerms(result.terms);
           plans.push(result);
           return result;
         });
@@ -337,13 +479,23 @@ export class LeaseCoordinator {
     if (!renewed) return;
     const plan = plans[0];
     if (!plan || this.stopped || this.rebalancing) return;
-    this.startRebalancing(this.followPlan(plan));
+    // An answer later than a renewal period: the next heartbeat brings a fresher plan, and a shard
+    // planned for this worker is being offered to responsive peers by then.
+    const fresh = this.scheduler.now() - sentAt <= this.t.renewIntervalMs + this.t.toleranceMs;
+    if (!fresh) {
+      this.logger.warn('heartbeat answered late: only shards offered past their plan are taken', {
+        answeredAfterMs: this.scheduler.now() - sentAt,
+        renewIntervalMs: this.t.renewIntervalMs,
+      });
+    }
+    this.startRebalancing(this.followPlan(plan, fresh));
   }
 
   /**
    * Renews every held lease in batches through `call`, each with a deadline of the batch's earliest
    * local expiry, and applies the outcomes. With `always`, one call goes out even holding nothing (a
-   * heartbeat). Returns whether any call answered.
+   * heartbeat, whose plan may come late and still be useful: its deadline is then a lease's worth).
+   * Returns whether any call answered.
    */
   private async renewInBatches(
     size: number,
@@ -362,7 +514,7 @@ export class LeaseCoordinator {
       const deadline =
         batch.length > 0
           ? Math.min(...batch.map((held) => held.expiresAt)) - this.scheduler.now()
-          : this.renewIntervalMs;
+          : this.t.leaseDurationMs - this.t.expiryMarginMs;
       try {
         const result = await withDeadline(this.scheduler, call(batch), deadline, 'renewal');
         answered = true;
@@ -370,7 +522,8 @@ export class LeaseCoordinator {
           const held = this.held.get(lease.shardId);
           if (!held) continue;
           held.counter = lease.leaseCounter;
-          this.extend(held, started + this.leaseDurationMs - this.expiryMarginMs);
+          // The terms this answer states (a heartbeat's): a shorter lease counts from this renewal on.
+          this.extend(held, started + this.t.leaseDurationMs - this.t.expiryMarginMs);
         }
         lost.push(...result.lost);
         if (result.failed.length > 0) {
@@ -386,14 +539,20 @@ export class LeaseCoordinator {
     return answered;
   }
 
-  /** Takes what the service's plan offers, then claims the shards it advises stealing. */
-  private async followPlan(plan: HeartbeatResult): Promise<void> {
-    for (const shardId of plan.take) {
+  /**
+   * Takes what the service's plan offers, then claims the shards it advises stealing. A late answer
+   * (`fresh` false) is used only for the shards offered past their plan: nobody took them in time, so
+   * acting late cannot delay anyone, and a take is a conditional write that a faster peer may win.
+   */
+  private async followPlan(plan: HeartbeatResult, fresh: boolean): Promise<void> {
+    const offered = fresh ? [...plan.take, ...plan.overdue] : plan.overdue;
+    for (const shardId of new Set(offered)) {
       if (this.held.size >= this.maxLeases || this.stopped) break;
       if (this.held.has(shardId) || this.backingOff(shardId)) continue;
       await this.take({ shardId });
     }
     this.dropOverdueSteals();
+    if (!fresh) return;
     const room = Math.min(plan.target, this.maxLeases) - this.held.size - this.steals.size;
     const advised = plan.steals.filter(
       (steal) =>
@@ -405,10 +564,13 @@ export class LeaseCoordinator {
     }
   }
 
+  /** Gives up steals that did not come through in time, and takes their claims back. */
   private dropOverdueSteals(): void {
     const now = this.scheduler.now();
     for (const [shardId, steal] of this.steals) {
-      if (now - steal.since > this.stealTimeoutMs) this.steals.delete(shardId);
+      if (now - steal.since <= this.t.stealTimeoutMs) continue;
+      this.steals.delete(shardId);
+      this.background(this.withdraw(shardId));
     }
   }
 
@@ -426,7 +588,8 @@ export class LeaseCoordinator {
       );
       return Promise.resolve();
     }
-    // Already someone else's: nothing to wait for.
+    // Already someone else's (or expired there): nothing to wait for, nothing to give back.
+    this.ledger.gone(held.shardId, held.counter);
     return this.drop(held, { reason: 'taken', ...(lost.owner && { owner: lost.owner }) }, false);
   }
 
@@ -478,17 +641,54 @@ export class LeaseCoordinator {
 
   /** Releases this lease only (by its counter): a late release never frees a lease taken since. */
   private async release(held: Pick<Held, 'shardId' | 'counter'>): Promise<void> {
-    const { shardId } = held;
+    const { shardId, counter } = held;
+    if (this.finished) return;
     try {
       await withDeadline(
         this.scheduler,
-        this.checkpointer.removeLeaseOwner(shardId, this.workerId, { leaseCounter: held.counter }),
-        this.leaseDurationMs - this.expiryMarginMs,
+        this.checkpointer.removeLeaseOwner(shardId, this.workerId, { leaseCounter: counter }),
+        this.t.leaseDurationMs - this.t.expiryMarginMs,
         'removeLeaseOwner',
       );
+      this.ledger.releasedLease(shardId, counter);
     } catch (error) {
       // Someone else's already: nothing of ours to release. Otherwise the lease simply expires.
-      if (!isCode(error, ErrorCode.LeaseLost)) this.logger.warn('lease release failed', { shardId, error });
+      if (isCode(error, ErrorCode.LeaseLost)) this.ledger.gone(shardId, counter);
+      else this.logger.warn('lease release failed', { shardId, error });
+    }
+  }
+
+  /** Takes back this worker's claim on a shard, so that its owner keeps it instead of handing it to nobody. */
+  private async withdraw(shardId: string): Promise<void> {
+    if (this.finished) return;
+    try {
+      await withDeadline(
+        this.scheduler,
+        this.checkpointer.withdrawClaim(shardId, this.workerId),
+        this.t.leaseDurationMs - this.t.expiryMarginMs,
+        'withdrawClaim',
+      );
+      this.ledger.claimSettled(shardId);
+      this.logger.info('claim withdrawn', { shardId });
+    } catch (error) {
+      // The claim lapses on its own a renewal period after the claimed lease ends.
+      this.logger.warn('claim withdrawal failed', { shardId, error });
+    }
+  }
+
+  /** Tells the service this worker is stopping (a last heartbeat that holds nothing). */
+  private async leave(): Promise<void> {
+    if (this.finished) return;
+    try {
+      await withDeadline(
+        this.scheduler,
+        this.checkpointer.heartbeat(this.workerId, { held: [], leaving: true }),
+        this.t.leaseDurationMs - this.t.expiryMarginMs,
+        'heartbeat (leaving)',
+      );
+    } catch (error) {
+      // It is counted gone once it has not been heard from for a while.
+      this.logger.warn('leaving the fleet plan failed', { error });
     }
   }
 
@@ -499,11 +699,30 @@ export class LeaseCoordinator {
     void tracked.finally(() => this.handovers.delete(tracked));
   }
 
+  /**
+   * Runs a take or claim so that `stop()` can settle it: registered before it starts, so that a stop
+   * that comes while its first request is on the wire already waits for it.
+   */
+  private tracked(run: () => Promise<void>): Promise<void> {
+    let done: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.inFlight.add(settled);
+    run()
+      .catch((error: unknown) => this.logger.error('take or claim failed', { error }))
+      .finally(() => {
+        this.inFlight.delete(settled);
+        done();
+      });
+    return settled;
+  }
+
   // ---- taking and stealing -----------------------------------------------------------------------
 
   /** A call made while listing or taking: it may take as long as a lease could last, no longer. */
   private bounded<T>(call: Promise<T>, what: string): Promise<T> {
-    return withDeadline(this.scheduler, call, this.leaseDurationMs - this.expiryMarginMs, what);
+    return withDeadline(this.scheduler, call, this.t.leaseDurationMs - this.t.expiryMarginMs, what);
   }
 
   private async rebalance(): Promise<void> {
@@ -522,15 +741,51 @@ export class LeaseCoordinator {
     const byId = new Map(shards.map((shard) => [shard.shardId, shard]));
     const rowById = new Map(rows.map((row) => [row.shardId, row]));
     const now = this.scheduler.now();
-    const plan = planBalance({ workerId: this.workerId, shards, rows, nowMs: now });
+    const plan = planBalance({
+      workerId: this.workerId,
+      shards,
+      rows,
+      nowMs: now,
+      overdueAfterMs: this.t.rebalanceIntervalMs + this.t.toleranceMs,
+      terms: { leaseDurationMs: this.t.leaseDurationMs, claimTimeoutMs: this.t.claimTimeoutMs },
+      firstSeenFreeMs: this.firstSeenFree,
+      held: new Set(this.held.keys()),
+    });
+    const free = new Set(plan.free);
+    for (const shardId of this.firstSeenFree.keys())
+      if (!free.has(shardId)) this.firstSeenFree.delete(shardId);
+    for (const shardId of free) if (!this.firstSeenFree.has(shardId)) this.firstSeenFree.set(shardId, now);
     const share = Math.min(plan.share, this.maxLeases);
+    this.logger.debug('listing plan', {
+      share,
+      held: this.heldShards(),
+      free: plan.free,
+      overdue: plan.overdue,
+      ...(plan.orphans.length > 0 && { orphans: plan.orphans }),
+      ...(plan.steal && { steal: plan.steal }),
+    });
 
     this.dropOverdueSteals();
     for (const shardId of [...this.steals.keys()]) {
-      if (rowById.get(shardId)?.claimRequest !== this.workerId) this.steals.delete(shardId);
+      if (rowById.get(shardId)?.claimRequest === this.workerId) continue;
+      this.steals.delete(shardId);
+      this.ledger.claimSettled(shardId);
+    }
+    // An earlier process with this worker id left these: ours again at once (a new lease, a new counter).
+    for (const shardId of plan.orphans) {
+      if (this.stopped) break;
+      const shard = byId.get(shardId);
+      if (shard && !this.held.has(shardId) && !this.backingOff(shardId)) await this.take(shard);
     }
     for (const shardId of plan.free) {
       if (this.held.size >= share || this.stopped) break;
+      if (this.held.has(shardId) || this.backingOff(shardId)) continue;
+      const shard = byId.get(shardId);
+      if (shard) await this.take(shard);
+    }
+    // Free a whole listing period and more: the worker whose share it was did not take it.
+    for (const shardId of plan.overdue) {
+      if (this.held.size >= this.maxLeases || this.stopped) break;
       if (this.held.has(shardId) || this.backingOff(shardId)) continue;
       const shard = byId.get(shardId);
       if (shard) await this.take(shard);
@@ -541,17 +796,30 @@ export class LeaseCoordinator {
     await this.claim(target, plan.steal.victim);
   }
 
-  private async claim(target: ShardLineage, victim: string): Promise<void> {
+  private claim(target: ShardLineage, victim: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return this.tracked(() => this.claimNow(target, victim));
+  }
+
+  private async claimNow(target: ShardLineage, victim: string): Promise<void> {
     try {
       await this.bounded(this.checkpointer.claimShard(target.shardId, this.workerId), 'claimShard');
-      this.steals.set(target.shardId, { shard: target, since: this.scheduler.now() });
-      this.logger.info('shard claimed', { shardId: target.shardId, from: victim });
     } catch (error) {
       // Someone else claimed it first, or it ended meanwhile: the next plan decides again.
-      if (!isCode(error, ErrorCode.ShardClaimed, ErrorCode.ShardEnded, ErrorCode.NotFound)) {
-        this.logger.warn('shard claim failed', { shardId: target.shardId, error });
-      }
+      if (isCode(error, ErrorCode.ShardClaimed, ErrorCode.ShardEnded, ErrorCode.NotFound)) return;
+      // No answer: the claim may have landed. It is owed back like one that did (a stop withdraws it).
+      this.ledger.claimed(target.shardId);
+      this.logger.warn('shard claim failed', { shardId: target.shardId, error });
+      return;
     }
+    this.ledger.claimed(target.shardId);
+    if (this.stopped) {
+      // Claimed while stopping: the owner would hand over to a worker that is gone.
+      if (this.releaseOnStop) await this.withdraw(target.shardId);
+      return;
+    }
+    this.steals.set(target.shardId, { shard: target, since: this.scheduler.now() });
+    this.logger.info('shard claimed', { shardId: target.shardId, from: victim });
   }
 
   private backingOff(shardId: string): boolean {
@@ -568,45 +836,66 @@ export class LeaseCoordinator {
     }
   }
 
-  private async take(shard: ShardLineage): Promise<void> {
-    if (this.stopped) return;
+  private take(shard: ShardLineage): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return this.tracked(() => this.takeNow(shard));
+  }
+
+  private async takeNow(shard: ShardLineage): Promise<void> {
     const listed = parentIds(shard);
     const started = this.scheduler.now();
     let lease: Lease;
     try {
       lease = await this.bounded(
         // A new lease even if the service still counts an old one as ours: its counter fences off a
-        // release or checkpoint of the old lease that is still in flight.
+        // release or checkpoint of the old lease that is still in flight. Its id keeps a retry or a
+        // late copy of this take from taking the shard again (and fencing off the lease it granted).
         this.checkpointer.getLease(shard.shardId, {
           workerId: this.workerId,
           newLease: true,
+          takeId: randomUUID(),
           ...(listed[0] !== undefined && { parentShardId: listed[0] }),
         }),
         'getLease',
       );
     } catch (error) {
-      if (isCode(error, ErrorCode.ShardClaimed)) this.steals.delete(shard.shardId);
+      if (isCode(error, ErrorCode.ShardClaimed) && error.details.claimRequest !== this.workerId) {
+        // Another worker's claim replaced ours.
+        this.steals.delete(shard.shardId);
+        this.ledger.claimSettled(shard.shardId);
+      }
       if (!isCode(error, ErrorCode.LeaseNotAcquired, ErrorCode.ShardClaimed)) {
         this.logger.warn('lease take failed', { shardId: shard.shardId, error });
       }
       return;
     }
+    this.ledger.granted(shard.shardId, lease.leaseCounter);
+    const given = { shardId: shard.shardId, counter: lease.leaseCounter };
+    if (this.stopped) {
+      // Granted while stopping: give it back now (the stop waits for this), unless the stop leaves
+      // leases to expire.
+      if (this.releaseOnStop) await this.release(given);
+      return;
+    }
     if (this.steals.delete(shard.shardId)) {
       // A steal came through: look again at the next cycle, not a whole rebalance period later, so that
       // a newcomer reaches its share in a few renewal periods. Settled workers keep the slow pace.
-      this.nextRebalanceAt = Math.min(this.nextRebalanceAt, started + this.renewIntervalMs);
+      this.nextRebalanceAt = Math.min(this.nextRebalanceAt, started + this.t.renewIntervalMs);
     }
-    const expiresAt = started + this.leaseDurationMs - this.expiryMarginMs;
-    // Already held (the take was a renewal of that very lease): nothing new to start, nothing to release.
-    if (this.held.has(shard.shardId)) return;
-    if (lease.checkpoint === SHARD_END || this.stopped) {
-      // Ended since the listing, or nothing to start any more: do not hold it.
-      await this.release({ shardId: shard.shardId, counter: lease.leaseCounter });
+    const expiresAt = started + this.t.leaseDurationMs - this.t.expiryMarginMs;
+    const current = this.held.get(shard.shardId);
+    if (current) {
+      // Already held (a steal followed up while the plan's take came through): the new lease replaces
+      // the old one under the same processor, fenced by its new counter.
+      this.ledger.gone(shard.shardId, current.counter);
+      current.counter = lease.leaseCounter;
+      this.extend(current, expiresAt);
       return;
     }
-    if (expiresAt <= this.scheduler.now()) {
-      // The answer came too late to use: the service may give the shard away as we start.
-      await this.release({ shardId: shard.shardId, counter: lease.leaseCounter });
+    if (lease.checkpoint === SHARD_END || expiresAt <= this.scheduler.now()) {
+      // Ended since the listing, or answered too late to use (the service may give the shard away as
+      // we start): do not hold it.
+      await this.release(given);
       return;
     }
     // Listing mode knows the parents from the stream; heartbeat mode from the row discovery wrote.
@@ -648,7 +937,7 @@ export class LeaseCoordinator {
     if (!this.isCurrent(held)) return;
     const previous = this.backoff.get(held.shardId)?.failures ?? 0;
     const failures = previous + 1;
-    const delay = this.retakeBackoffMs * Math.min(MAX_BACKOFF_FACTOR, 2 ** previous);
+    const delay = this.t.retakeBackoffMs * Math.min(MAX_BACKOFF_FACTOR, 2 ** previous);
     this.backoff.set(held.shardId, { until: this.scheduler.now() + delay, failures });
     this.background(
       (async () => {
@@ -720,6 +1009,7 @@ export class LeaseCoordinator {
       // Refused: the lease is someone else's (or gone). Stop the processing at once.
       if (isCode(error, ErrorCode.LeaseLost)) {
         held.handingOver = false;
+        this.ledger.gone(held.shardId, held.counter);
         await this.drop(
           held,
           { reason: 'taken', ...(error.details.owner ? { owner: String(error.details.owner) } : {}) },

@@ -11,7 +11,8 @@
  *   halving everyone's share. Two invocations of one slot must never overlap: the construct keeps the
  *   function timeout below the schedule period and turns off asynchronous retries.
  * - A crashed or timed-out invocation leaves its leases to expire: its shards are taken again within
- *   one lease period (plus a renewal period to plan them).
+ *   one lease period of their expiry by another slot that is running.
+ * - The lease terms come from the service: the handler needs no lease duration of its own.
  * - Reading honours the per-shard GetRecords limit (5 calls/s), backs off on throttling and resumes
  *   from the last checkpoint when its iterator expires.
  */
@@ -28,7 +29,7 @@ import {
 import type { Checkpointer } from '../core/checkpointer';
 import { ErrorCode, ShardLeaseError } from '../core/errors';
 import { SHARD_END } from '../core/sequence-number';
-import { type CoordinatorLogger, LeaseCoordinator, type ShardLease } from './coordinator';
+import { type CoordinatorLogger, LeaseCoordinator, type ShardLease, type StopResult } from './coordinator';
 import { pause } from './shard-processor';
 
 /** The part of the Lambda context the handler uses (no `@types/aws-lambda` needed). */
@@ -227,8 +228,12 @@ export async function readShard(
 export interface ShardConsumerHandlerOptions extends ShardReaderOptions {
   /** The lease service: a `ShardLeaseClient` on the stack's `ApiUrl`. */
   readonly checkpointer: Checkpointer;
-  /** Must equal the service's LEASE_DURATION_MS. An invocation should run for several lease periods. */
-  readonly leaseDurationMs: number;
+  /**
+   * The service states its lease duration: leave this unset. When set, it must equal the service's
+   * LEASE_DURATION_MS, or the invocation fails at its start naming both values. An invocation should
+   * run for several lease periods.
+   */
+  readonly leaseDurationMs?: number;
   /** @default `${context.functionName}-${event.slot ?? 0}` (stable per concurrent slot) */
   readonly workerId?: (event: ShardConsumerEvent, context: LambdaContextLike) => string;
   /**
@@ -254,6 +259,7 @@ export interface ShardConsumerSummary {
   readonly checkpoints: number;
   readonly failedCheckpoints: number;
   readonly processingErrors: number;
+  /** Leases the service granted this invocation (one granted while it stopped included). */
   readonly leasesTaken: number;
   /** Leases given back to the service (at the end, at SHARD_END, after a failure). */
   readonly leasesReleased: number;
@@ -290,31 +296,6 @@ function defaultWorkerId(event: ShardConsumerEvent, context: LambdaContextLike):
   return `${context.functionName}-${slot}`;
 }
 
-/** Counts the leases given back through the checkpointer. */
-function countingReleases(
-  checkpointer: Checkpointer,
-  onRelease: (shardId: string) => void,
-  onGone: (shardId: string) => void,
-): Checkpointer {
-  return new Proxy(checkpointer, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (typeof value !== 'function') return value;
-      if (property !== 'removeLeaseOwner') return value.bind(target);
-      return async (...args: Parameters<Checkpointer['removeLeaseOwner']>) => {
-        try {
-          await target.removeLeaseOwner(...args);
-        } catch (error) {
-          // Refused because another worker owns it: nothing of ours is left to release.
-          if (error instanceof ShardLeaseError && error.code === ErrorCode.LeaseLost) onGone(args[0]);
-          throw error;
-        }
-        onRelease(args[0]);
-      };
-    },
-  });
-}
-
 /**
  * A Lambda handler that, within one invocation, consumes its share of the stream through the lease
  * service and returns with no lease held. Run several concurrently (one `slot` each) on a schedule:
@@ -323,7 +304,7 @@ function countingReleases(
 export function createShardConsumerHandler(options: ShardConsumerHandlerOptions): ShardConsumerHandler {
   const margin = options.safetyMarginMs ?? 5000;
   if (!(margin > 0)) throw new Error(`safetyMarginMs must be positive, got ${margin}`);
-  if (!(options.leaseDurationMs > 0))
+  if (options.leaseDurationMs !== undefined && !(options.leaseDurationMs > 0))
     throw new Error(`leaseDurationMs must be positive, got ${options.leaseDurationMs}`);
   const logger = options.logger ?? new Logger({ serviceName: 'shardlease-consumer' });
   const workerIdOf = options.workerId ?? defaultWorkerId;
@@ -333,40 +314,16 @@ export function createShardConsumerHandler(options: ShardConsumerHandlerOptions)
     const runMs = context.getRemainingTimeInMillis() - margin;
     const workerId = workerIdOf(event ?? {}, context);
     const shards: Record<string, ShardReadStats> = {};
-    let leasesTaken = 0;
-    let leasesReleased = 0;
-    const open = new Set<string>();
     let firstRecordAfterMs: number | undefined;
-    // Joining costs a renewal period, planning another: less than a lease reads little or nothing.
-    if (runMs < options.leaseDurationMs) {
-      logger.warn('invocation budget is short for the lease duration', {
-        workerId,
-        runMs,
-        leaseDurationMs: options.leaseDurationMs,
-      });
-    }
 
     const coordinator = new LeaseCoordinator({
-      checkpointer: countingReleases(
-        options.checkpointer,
-        (shardId) => {
-          leasesReleased++;
-          open.delete(shardId);
-        },
-        (shardId) => open.delete(shardId),
-      ),
+      checkpointer: options.checkpointer,
       workerId,
-      leaseDurationMs: options.leaseDurationMs,
+      ...(options.leaseDurationMs !== undefined && { leaseDurationMs: options.leaseDurationMs }),
       stopTimeoutMs: Math.max(0.75 * margin, margin - 1000),
       logger,
       ...(options.maxLeases !== undefined && { maxLeases: options.maxLeases }),
-      onLeaseLost: ({ shardId, reason }) => {
-        // Someone else's now: nothing left for this worker to release.
-        if (reason === 'taken') open.delete(shardId);
-      },
       onLeaseGained: async (lease) => {
-        leasesTaken++;
-        open.add(lease.shardId);
         shards[lease.shardId] ??= newStats();
         const stats = shards[lease.shardId] as ShardReadStats;
         try {
@@ -381,13 +338,24 @@ export function createShardConsumerHandler(options: ShardConsumerHandlerOptions)
       },
     });
 
+    let stop: StopResult | undefined;
     try {
       if (runMs > 0) {
         await coordinator.start();
+        const leaseDurationMs = coordinator.leaseTerms?.leaseDurationMs;
+        // Joining costs a renewal period, planning another: less than a lease reads little or nothing.
+        if (leaseDurationMs !== undefined && runMs < leaseDurationMs) {
+          logger.warn('invocation budget is short for the lease duration', {
+            workerId,
+            runMs,
+            leaseDurationMs,
+          });
+        }
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + runMs - Date.now())));
       }
     } finally {
-      await coordinator.stop({ release: true });
+      // The coordinator knows what it took and gave back, a lease granted while stopping included.
+      stop = await coordinator.stop({ release: true });
     }
     const all = Object.values(shards);
     const sum = (key: 'records' | 'checkpoints' | 'failedCheckpoints' | 'processingErrors') =>
@@ -399,9 +367,9 @@ export function createShardConsumerHandler(options: ShardConsumerHandlerOptions)
       checkpoints: sum('checkpoints'),
       failedCheckpoints: sum('failedCheckpoints'),
       processingErrors: sum('processingErrors'),
-      leasesTaken,
-      leasesReleased,
-      leasesNotReleased: [...open].sort(),
+      leasesTaken: stop.leasesTaken,
+      leasesReleased: stop.leasesReleased,
+      leasesNotReleased: stop.leasesNotReleased,
       ...(firstRecordAfterMs !== undefined && { firstRecordAfterMs }),
       durationMs: Date.now() - started,
     };

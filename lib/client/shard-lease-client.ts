@@ -12,6 +12,7 @@ import type {
   HeartbeatRequest,
   HeartbeatResult,
   InitResult,
+  LeaseTerms,
   ListActiveWorkersOptions,
   ListShardsOptions,
   ReleaseRequest,
@@ -235,15 +236,25 @@ export class ShardLeaseClient implements Checkpointer {
       method: 'POST',
       path: `/workers/${segment('workerId', workerId)}/heartbeat`,
       body: request,
-    })) as Partial<HeartbeatResult>;
+    })) as Partial<HeartbeatResult> | undefined;
     return {
-      renewed: out.renewed ?? [],
-      lost: out.lost ?? [],
-      failed: out.failed ?? [],
-      take: out.take ?? [],
-      steals: out.steals ?? [],
-      target: out.target ?? 0,
+      renewed: out?.renewed ?? [],
+      lost: out?.lost ?? [],
+      failed: out?.failed ?? [],
+      take: out?.take ?? [],
+      steals: out?.steals ?? [],
+      target: out?.target ?? 0,
+      overdue: out?.overdue ?? [],
+      // The coordinator paces renewals and local expiry by these: an answer without them is a fault.
+      terms: statedTerms('heartbeat', out?.terms),
     };
+  }
+
+  async leaseTerms(): Promise<LeaseTerms> {
+    return statedTerms(
+      'describeTerms',
+      await this.call({ operation: 'describeTerms', method: 'GET', path: '/terms' }),
+    );
   }
 
   async claimShard(shardId: string, claimerId: string): Promise<Lease> {
@@ -253,6 +264,16 @@ export class ShardLeaseClient implements Checkpointer {
       path: `/shards/${segment('shardId', shardId)}/claim`,
       body: { workerId: claimerId },
     })) as Lease;
+  }
+
+  async withdrawClaim(shardId: string, claimerId: string): Promise<void> {
+    await this.call({
+      operation: 'withdrawClaim',
+      method: 'DELETE',
+      path: `/shards/${segment('shardId', shardId)}/claim`,
+      // Idempotent on the server: a retry after a lost answer finds no claim of the caller's and succeeds.
+      query: { workerId: claimerId },
+    });
   }
 
   async listShards(options: ListShardsOptions = {}): Promise<ShardPage> {
@@ -379,6 +400,31 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : undefined;
+}
+
+const isPositiveNumber = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0;
+
+/**
+ * The lease terms an answer states, or Internal: an answer that does not prove them (a service older
+ * than the terms, a body that did not come from the service) is a fault, never a guess at the defaults.
+ */
+function statedTerms(operation: string, value: unknown): LeaseTerms {
+  const terms = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const { leaseDurationMs, claimTimeoutMs } = terms;
+  if (isPositiveNumber(leaseDurationMs) && isPositiveNumber(claimTimeoutMs)) {
+    return { leaseDurationMs, claimTimeoutMs };
+  }
+  const got = value === undefined ? 'nothing' : JSON.stringify(value).slice(0, 200);
+  throw new ShardLeaseError(
+    ErrorCode.Internal,
+    `${operation}: the service did not state its lease terms (leaseDurationMs and claimTimeoutMs, ` +
+      `positive numbers); got ${got}`,
+    {},
+    {
+      hint: 'the answer lacks the lease terms the service runs with: the service may be older than this client, or the answer did not come from it; check the URL and the service version',
+    },
+  );
 }
 
 function networkError(call: Call, attempts: number, error: unknown): ShardLeaseError {

@@ -5,7 +5,9 @@
  */
 import type { ErrorCode } from './errors';
 import type { Lease } from './lease-row';
-import type { CheckpointRequest, RemoveRowRequest, TakeRequest } from './rules';
+import type { CheckpointRequest, LeaseTerms, RemoveRowRequest, TakeRequest } from './rules';
+
+export type { LeaseTerms };
 
 export interface InitResult {
   readonly table: string;
@@ -67,6 +69,11 @@ export interface HeartbeatRequest {
   readonly held: readonly HeldLease[];
   /** The most leases this worker wants to hold. */
   readonly capacity?: number;
+  /**
+   * The worker is stopping and holds nothing any more (`held` empty): the plan forgets it at once, so
+   * that what it gave back goes to the others instead of waiting for it to be counted gone.
+   */
+  readonly leaving?: boolean;
 }
 
 /** A shard to claim from an overloaded worker. */
@@ -82,6 +89,13 @@ export interface HeartbeatResult extends RenewResult {
   readonly steals: readonly StealAdvice[];
   /** How many leases this worker should hold. */
   readonly target: number;
+  /**
+   * Free shards planned for others that nobody took within a renewal period of becoming free: take
+   * them if there is room, whatever the target (takes are conditional; another worker may be first).
+   */
+  readonly overdue: readonly string[];
+  /** The service's lease terms: the coordinator paces renewals and local expiry by them. */
+  readonly terms: LeaseTerms;
 }
 
 export interface ListShardsOptions {
@@ -108,6 +122,10 @@ export interface Checkpointer {
   listActiveWorkers(options?: ListActiveWorkersOptions): Promise<ActiveWorkers>;
   renewLeases(workerId: string, shardIds: readonly string[]): Promise<RenewResult>;
   claimShard(shardId: string, claimerId: string): Promise<Lease>;
+  /** Takes back the caller's pending claim on the shard; idempotent (nothing to withdraw is success). */
+  withdrawClaim(shardId: string, claimerId: string): Promise<void>;
+  /** The lease duration and claim timeout the service writes leases and claims with. */
+  leaseTerms(): Promise<LeaseTerms>;
   /**
    * One request per renewal period, whatever the worker holds: renews the held leases (per-shard
    * outcomes, as RenewLeases) and returns this worker's part of the fleet plan.

@@ -28,7 +28,7 @@ import {
   ShardNotAssignedError,
   ThrottledError,
 } from './errors';
-import { planForWorker } from './fleet-plan';
+import { hasLeft, planForWorker } from './fleet-plan';
 import { FleetView } from './fleet-view';
 import {
   checkpointBodySchema,
@@ -65,6 +65,7 @@ import {
   type TakeRequest,
   takePlan,
   type WritePlan,
+  withdrawPlan,
 } from './rules';
 
 export interface FleetTerms {
@@ -74,8 +75,18 @@ export interface FleetTerms {
   readonly workerTtlMs?: number;
   /** A worker's heartbeat is recorded in the table at most this often. @default lease / 2 */
   readonly registerEveryMs?: number;
-  /** A newly heard-of worker is given shards from this long on (see AssignOptions). @default lease / 3 */
+  /**
+   * A newly heard-of worker is given shards from this long after its first heartbeat on, so that
+   * workers starting together are planned together. Half a renewal period: a worker's second heartbeat
+   * (one renewal period after its first, give or take its timer's slack) always comes later.
+   * @default lease / 6
+   */
   readonly joinDelayMs?: number;
+  /**
+   * A free shard nobody took this long after it became free is offered to more workers with room.
+   * @default the snapshot's maximum age + lease / 3 (the most a planned worker takes to act)
+   */
+  readonly overdueAfterMs?: number;
 }
 
 export interface LeaseEngineOptions extends Partial<LeaseTerms> {
@@ -100,6 +111,8 @@ export class LeaseEngine implements Checkpointer {
   readonly fleet: FleetView;
   private readonly registerEveryMs: number;
   private readonly workerTtlMs: number;
+  private readonly joinDelayMs: number;
+  private readonly overdueAfterMs: number;
   /** When this instance last recorded each worker's heartbeat (the snapshot may not show it yet). */
   private readonly registered = new Map<string, number>();
 
@@ -114,15 +127,26 @@ export class LeaseEngine implements Checkpointer {
     const lease = this.terms.leaseDurationMs;
     this.registerEveryMs = options.fleet?.registerEveryMs ?? lease / 2;
     this.workerTtlMs = options.fleet?.workerTtlMs ?? 1.5 * lease;
+    this.joinDelayMs = options.fleet?.joinDelayMs ?? lease / 6;
+    const snapshotMaxAgeMs = options.fleet?.snapshotMaxAgeMs ?? Math.min(2_000, lease / 5);
+    // The planned worker has had its chance by then: the snapshot that shows the shard free is at most
+    // this old, and the worker heartbeats once per renewal period. Offered to others from then on, it is
+    // taken within another renewal period: within 0.87 lease periods in all at the defaults.
+    this.overdueAfterMs = options.fleet?.overdueAfterMs ?? snapshotMaxAgeMs + lease / 3;
     this.fleet = new FleetView(this.store, this.clock, {
-      maxAgeMs: options.fleet?.snapshotMaxAgeMs ?? Math.min(2_000, lease / 5),
+      maxAgeMs: snapshotMaxAgeMs,
       workerTtlMs: this.workerTtlMs,
-      joinDelayMs: options.fleet?.joinDelayMs ?? lease / 3,
+      joinDelayMs: this.joinDelayMs,
+      terms: this.terms,
     });
   }
 
   init(): Promise<InitResult> {
     return this.store.init();
+  }
+
+  async leaseTerms(): Promise<LeaseTerms> {
+    return { ...this.terms };
   }
 
   async getLease(shardId: string, request: TakeRequest): Promise<Lease> {
@@ -227,6 +251,7 @@ export class LeaseEngine implements Checkpointer {
       { workerId, body: request },
     );
     const worker = input.workerId;
+    if (input.body.leaving) return this.leave(worker);
     const held = [...new Map(input.body.held.map((lease) => [lease.shardId, lease])).values()];
     const [renewal] = await Promise.all([
       this.renewEach(held, (lease) => renewPlan(worker, { leaseCounter: lease.leaseCounter })),
@@ -236,12 +261,28 @@ export class LeaseEngine implements Checkpointer {
     // Still held: renewed, or unknown after a fault (held until its own expiry).
     const holding = new Set([...renewal.renewed, ...renewal.failed].map((lease) => lease.shardId));
     const lost = new Set(renewal.lost.map((lease) => lease.shardId));
-    const plan = planForWorker(assignment, worker, holding);
+    const now = this.clock.now();
+    const plan = planForWorker(assignment, worker, holding, {
+      nowMs: now,
+      overdueAfterMs: this.overdueAfterMs,
+    });
+    // The snapshot planned for the worker if it joins before the snapshot is replaced; until its own
+    // join delay has passed, it gets nothing.
+    const firstSeen = this.fleet.beat(worker)?.firstSeenMs;
+    const joining = firstSeen !== undefined && now < firstSeen + this.joinDelayMs;
+    const notLost = (shardId: string) => !joining && !lost.has(shardId);
+    // Live leases under this worker's id that it did not list: an earlier process with the same id
+    // (a restarted container, the next invocation of a Lambda slot) left them. Taken again at once with
+    // a new counter, they need not expire first; the earlier process, were it still running, is fenced.
+    const listed = new Set(held.map((lease) => lease.shardId));
+    const orphans = (assignment.holdings.get(worker) ?? []).filter((shardId) => !listed.has(shardId));
     return {
       ...renewal,
-      take: plan.take.filter((shardId) => !lost.has(shardId)),
-      steals: plan.steals.filter((steal) => !lost.has(steal.shardId)),
+      take: [...orphans, ...plan.take.filter(notLost)],
+      steals: plan.steals.filter((steal) => notLost(steal.shardId)),
+      overdue: plan.overdue.filter(notLost),
       target: plan.target,
+      terms: { ...this.terms },
     };
   }
 
@@ -252,6 +293,14 @@ export class LeaseEngine implements Checkpointer {
     );
     // A claim that is the caller's own, already pending, answers with the row as it stands.
     return toLease(await this.apply(input.shardId, claimPlan(input.shardId, input.body.workerId)));
+  }
+
+  async withdrawClaim(shardId: string, claimerId: string): Promise<void> {
+    const input = parseFields(
+      { shardId: shardIdSchema, body: claimBodySchema },
+      { shardId, body: { workerId: claimerId } },
+    );
+    await this.apply(input.shardId, withdrawPlan(input.body.workerId));
   }
 
   async listShards(options: ListShardsOptions = {}): Promise<ShardPage> {
@@ -266,14 +315,39 @@ export class LeaseEngine implements Checkpointer {
   }
 
   /**
+   * A stopping worker's last heartbeat: its registry row says it left, and this instance plans anew at
+   * the next heartbeat, so that what the worker gave back goes to the others at once (other instances
+   * see it at their next snapshot). Its next heartbeat, if it comes back, records it again.
+   */
+  private async leave(workerId: string): Promise<HeartbeatResult> {
+    await this.store.update(workerRowKey(workerId), () => ({
+      update: { set: [[Attr.LeftAt, { kind: 'set', value: formatLeaseTime(this.clock.now()) }]], remove: [] },
+    }));
+    this.registered.delete(workerId);
+    this.fleet.invalidate();
+    return {
+      renewed: [],
+      lost: [],
+      failed: [],
+      take: [],
+      steals: [],
+      overdue: [],
+      target: 0,
+      terms: { ...this.terms },
+    };
+  }
+
+  /**
    * Records the worker's heartbeat in its registry row, at most every `registerEveryMs`: the fleet
    * plan counts it from the next snapshot on.
    */
   private async register(workerId: string, capacity: number | undefined): Promise<void> {
     const now = this.clock.now();
-    const seen = this.fleet.beat(workerId)?.lastSeenMs;
+    const beat = this.fleet.beat(workerId);
+    const seen = beat && !hasLeft(beat) ? beat.lastSeenMs : undefined;
     const last = Math.max(this.registered.get(workerId) ?? -Infinity, seen ?? -Infinity);
-    if (now - last < this.registerEveryMs) return;
+    // A worker the plan holds back after a lapse is recorded at once: it is back from its next plan on.
+    if (now - last < this.registerEveryMs && !this.fleet.isLapsed(workerId)) return;
     // Joining, or back after being gone: it joins the plan anew (FirstSeen), else FirstSeen stays.
     const joining = now - last >= this.workerTtlMs;
     await this.store.update(workerRowKey(workerId), () => {

@@ -11,9 +11,19 @@
  * shard is left, workers below target steal, one shard per turn round-robin, each from the worker most
  * above its target, until every deficit or every surplus is gone: a newcomer gets its whole share in
  * one handover instead of one shard per period.
+ *
+ * Liveness: a plan is advice to workers that may be slow, dying or stopping, so it never waits on one.
+ * - A worker whose leases lapsed unrenewed (a row still names it as the owner of an expired lease, or
+ *   the view remembers one) and that has not been heard from since is held at the leases it still has:
+ *   its share goes to the others, and nothing new is planned for it.
+ * - A free shard that nobody took within `overdueAfterMs` of becoming free is offered, beside its
+ *   plan, to more workers with room (whatever their target): a few of the least loaded at first, twice
+ *   as many every further period. Takes are conditional, so the first to act gets it; the others are
+ *   refused and lose nothing but the request.
  */
 import { eligibleShards, type ShardLineage } from './eligibility';
 import type { Lease } from './lease-row';
+import { parseLeaseTime } from './lease-time';
 import { leaseIsLive } from './rules';
 
 /** A worker the service has heard from. */
@@ -25,6 +35,8 @@ export interface WorkerBeat {
   readonly firstSeenMs?: number;
   /** The most leases it wants to hold. */
   readonly capacity?: number;
+  /** When it said it was stopping: gone from the plan unless heard from since. */
+  readonly leftAtMs?: number;
 }
 
 export interface FleetSnapshot {
@@ -33,6 +45,14 @@ export interface FleetSnapshot {
   /** Shard rows, with their lineage (discovery records the parents). */
   readonly leases: readonly Lease[];
   readonly workers: readonly WorkerBeat[];
+  /**
+   * When each shard without a live owner became free, where the caller knows better than the lease
+   * (a row's discovery time, or when a view first saw it free). A lease's own expiry or release time
+   * counts too.
+   */
+  readonly freeSinceMs?: ReadonlyMap<string, number>;
+  /** Lapses remembered from earlier snapshots: worker id → the latest expiry of a lease it let lapse. */
+  readonly lapsedAtMs?: ReadonlyMap<string, number>;
 }
 
 export interface Steal {
@@ -51,6 +71,26 @@ export interface FleetAssignment {
   readonly takes: ReadonlyMap<string, readonly string[]>;
   /** Shards to claim, for a worker below target when no free shard is left for it. */
   readonly steals: ReadonlyMap<string, readonly Steal[]>;
+  /**
+   * Free shards that may go untaken, by worker: each is offered to a worker, beside its plan, once it
+   * has been free for `overdueAfterMs` and the worker's rank is within the period's fan-out.
+   */
+  readonly overdue: ReadonlyMap<string, readonly OverdueOffer[]>;
+  /** Workers held at what they have: their leases lapsed and they have not been heard from since. */
+  readonly lapsed: readonly string[];
+  /** Workers counted in the targets but planned for nothing yet (joining). */
+  readonly joining: readonly string[];
+  /** The lapses seen, for the next snapshot to remember. */
+  readonly lapsedAtMs: ReadonlyMap<string, number>;
+}
+
+/** A free shard this worker is offered if it stays free long enough (see planForWorker). */
+export interface OverdueOffer {
+  readonly shardId: string;
+  /** Since when the shard has been free with some worker able to take it. */
+  readonly freeSinceMs: number;
+  /** This worker's place in the shard's line: 0 is offered first. */
+  readonly rank: number;
 }
 
 export interface AssignOptions {
@@ -58,12 +98,24 @@ export interface AssignOptions {
   /** A worker not heard from for this long is gone. */
   readonly workerTtlMs: number;
   /**
-   * A worker heard of for less than this is counted in everyone's targets but given nothing yet:
+   * A worker first heard of after this instant is counted in everyone's targets but given nothing yet:
    * workers that start together are then planned together, instead of the first one heard of taking
-   * the whole stream. @default 0
+   * the whole stream. @default no one is joining
    */
+  readonly joiningAfterMs?: number;
+  /** A worker first heard of is planned for from this long after: no shard is overdue before. @default 0 */
   readonly joinDelayMs?: number;
+  /**
+   * The worker a free shard is reserved for (a fresh claim: only the claimer may take it), if any.
+   * Such a shard is never offered to others. @default none is reserved
+   */
+  readonly reservedFor?: (lease: Lease) => string | undefined;
 }
+
+/** How many workers an overdue shard is offered to in its first overdue period (twice as many in each next one). */
+export const DEFAULT_OVERDUE_FANOUT = 3;
+/** The longest line of workers an overdue shard keeps: the fan-out stops doubling there. */
+const MAX_OVERDUE_RANKS = 48;
 
 const lineageOf = (lease: Lease): ShardLineage => ({
   shardId: lease.shardId,
@@ -72,18 +124,28 @@ const lineageOf = (lease: Lease): ShardLineage => ({
 });
 
 export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): FleetAssignment {
+  const now = options.nowMs;
   const rows = new Map(snapshot.leases.map((lease) => [lease.shardId, lease]));
   const eligible = eligibleShards(snapshot.leases.map(lineageOf), rows);
-  const live = (lease: Lease | undefined) => lease?.owner !== undefined && leaseIsLive(lease, options.nowMs);
+  const live = (lease: Lease | undefined) => lease?.owner !== undefined && leaseIsLive(lease, now);
+  const lapsedAtMs = lapsesOf(snapshot, now);
 
   const capacity = new Map<string, number>();
   const holdings = new Map<string, string[]>();
   const joining = new Set<string>();
+  const lapsed = new Set<string>();
   for (const beat of snapshot.workers) {
-    if (beat.lastSeenMs < options.nowMs - options.workerTtlMs) continue;
+    if (beat.lastSeenMs < now - options.workerTtlMs || hasLeft(beat)) continue;
     holdings.set(beat.workerId, []);
     if (beat.capacity !== undefined) capacity.set(beat.workerId, beat.capacity);
-    if ((beat.firstSeenMs ?? 0) > options.nowMs - (options.joinDelayMs ?? 0)) joining.add(beat.workerId);
+    if (
+      (beat.firstSeenMs ?? Number.NEGATIVE_INFINITY) > (options.joiningAfterMs ?? Number.POSITIVE_INFINITY)
+    ) {
+      joining.add(beat.workerId);
+    }
+    // Heard from only before its lapse: maybe dead, maybe cut off. Back once a heartbeat lands.
+    const lapse = lapsedAtMs.get(beat.workerId);
+    if (lapse !== undefined && beat.lastSeenMs <= lapse) lapsed.add(beat.workerId);
   }
   const free: string[] = [];
   for (const shardId of eligible) {
@@ -98,15 +160,20 @@ export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): Fl
   }
   const workers = [...holdings.keys()].sort();
   const load = (workerId: string) => holdings.get(workerId)?.length ?? 0;
+  // A lapsed worker keeps what it still holds and no more: its share goes to the others.
+  for (const w of lapsed) capacity.set(w, Math.min(capacity.get(w) ?? Number.POSITIVE_INFINITY, load(w)));
   const targets = fairTargets(eligible.length, workers, load, capacity);
 
   const takes = new Map<string, string[]>();
-  // A joining worker counts in the targets but gets nothing until its join delay has passed.
-  const deficit = new Map(workers.map((w) => [w, joining.has(w) ? 0 : (targets.get(w) ?? 0) - load(w)]));
+  const plannedFor = new Map<string, string>();
+  // Joining and lapsed workers count in the targets but are planned for nothing.
+  const idle = (w: string) => joining.has(w) || lapsed.has(w);
+  const deficit = new Map(workers.map((w) => [w, idle(w) ? 0 : (targets.get(w) ?? 0) - load(w)]));
   const give = (workerId: string, shardId: string) => {
     const list = takes.get(workerId) ?? [];
     list.push(shardId);
     takes.set(workerId, list);
+    plannedFor.set(shardId, workerId);
     deficit.set(workerId, (deficit.get(workerId) ?? 0) - 1);
   };
   // A shard handed over to its claimer goes to the claimer; the rest round-robin.
@@ -154,7 +221,134 @@ export function assignFleet(snapshot: FleetSnapshot, options: AssignOptions): Fl
     thieves = hungry();
     if (!victims.some((w) => (surplus.get(w) ?? 0) > 0)) break;
   }
-  return { eligible, workers, targets, holdings, takes, steals };
+
+  const overdue = lineUpOverdue({
+    free,
+    rows,
+    snapshot,
+    options,
+    candidates: workers.filter((w) => !idle(w)),
+    plannedFor,
+    loadOf: (w) => load(w) + (takes.get(w)?.length ?? 0),
+    capacityOf: (w) => capacity.get(w) ?? Number.POSITIVE_INFINITY,
+  });
+  return {
+    eligible,
+    workers,
+    targets,
+    holdings,
+    takes,
+    steals,
+    overdue,
+    lapsed: [...lapsed].sort(),
+    joining: [...joining].sort(),
+    lapsedAtMs,
+  };
+}
+
+/** The worker said it was stopping, and has not been heard from since. */
+export function hasLeft(beat: WorkerBeat): boolean {
+  return beat.leftAtMs !== undefined && beat.leftAtMs >= beat.lastSeenMs;
+}
+
+/** Remembered lapses, and the ones this snapshot shows: rows naming an owner whose lease expired. */
+function lapsesOf(snapshot: FleetSnapshot, nowMs: number): Map<string, number> {
+  const lapses = new Map(snapshot.lapsedAtMs ?? []);
+  for (const lease of snapshot.leases) {
+    if (lease.owner === undefined || lease.leaseTimeout === undefined) continue;
+    const expiry = parseLeaseTime(lease.leaseTimeout);
+    if (expiry === undefined || expiry > nowMs) continue;
+    lapses.set(lease.owner, Math.max(lapses.get(lease.owner) ?? Number.NEGATIVE_INFINITY, expiry));
+  }
+  return lapses;
+}
+
+/**
+ * When a shard without a live owner became free to take: the end of its last lease (its expiry, or
+ * the release, which writes the release instant), else what the caller knows (the row's discovery, or
+ * when a view first saw it free), and never before its parents ended (a child waits for them).
+ */
+export function freeSince(
+  lease: Lease | undefined,
+  known: number | undefined,
+  eligibleSinceMs: number,
+  nowMs: number,
+): number {
+  const end = lease?.leaseTimeout === undefined ? undefined : parseLeaseTime(lease.leaseTimeout);
+  // A timeout still ahead on a row nobody owns (a release that left it in place): the row cannot tell.
+  const fromLease = end !== undefined && end <= nowMs ? end : undefined;
+  return Math.max(fromLease ?? known ?? nowMs, eligibleSinceMs);
+}
+
+/** When a shard's parents ended (SHARD_END written), as far as their rows still tell. */
+export function parentsEndedAt(lineage: ShardLineage | undefined, rows: ReadonlyMap<string, Lease>): number {
+  let at = Number.NEGATIVE_INFINITY;
+  if (!lineage) return at;
+  for (const parentId of [lineage.parentShardId, lineage.adjacentParentShardId]) {
+    const parent = parentId === undefined ? undefined : rows.get(parentId);
+    const ended = parent?.checkpointedAt === undefined ? undefined : parseLeaseTime(parent.checkpointedAt);
+    if (ended !== undefined) at = Math.max(at, ended);
+  }
+  return at;
+}
+
+interface OverdueInput {
+  readonly free: readonly string[];
+  readonly rows: ReadonlyMap<string, Lease>;
+  readonly snapshot: FleetSnapshot;
+  readonly options: AssignOptions;
+  /** Workers that may be offered anything (not joining, not lapsed), sorted. */
+  readonly candidates: readonly string[];
+  readonly plannedFor: ReadonlyMap<string, string>;
+  readonly loadOf: (workerId: string) => number;
+  readonly capacityOf: (workerId: string) => number;
+}
+
+/**
+ * Lines up, for each free shard that nobody holds a fresh claim on, the workers it will be offered to
+ * if it stays free: every worker with room but the one it is planned for (unless there is no other),
+ * the least loaded first, each shard's line starting where the previous one's stopped, so that offers
+ * spread over the fleet. Whether an offer is due is decided when the worker asks (planForWorker).
+ */
+function lineUpOverdue(input: OverdueInput): Map<string, OverdueOffer[]> {
+  const { options } = input;
+  const lines = new Map<string, OverdueOffer[]>();
+  const withRoom = input.candidates
+    .filter((w) => input.loadOf(w) < input.capacityOf(w))
+    .sort((a, b) => input.loadOf(a) - input.loadOf(b) || a.localeCompare(b));
+  if (withRoom.length === 0) return lines;
+  // No shard is overdue before some worker could have been planned for it (the first to join).
+  const beats = new Map(input.snapshot.workers.map((beat) => [beat.workerId, beat]));
+  const plannable = Math.min(
+    ...withRoom.map(
+      (w) => (beats.get(w)?.firstSeenMs ?? Number.NEGATIVE_INFINITY) + (options.joinDelayMs ?? 0),
+    ),
+  );
+  let next = 0;
+  for (const shardId of input.free) {
+    const lease = input.rows.get(shardId);
+    if (lease && options.reservedFor?.(lease) !== undefined) continue;
+    const since = Math.max(
+      plannable,
+      freeSince(
+        lease,
+        input.snapshot.freeSinceMs?.get(shardId),
+        parentsEndedAt(lease, input.rows),
+        options.nowMs,
+      ),
+    );
+    const planned = input.plannedFor.get(shardId);
+    const others = withRoom.length > 1 ? withRoom.filter((w) => w !== planned) : withRoom;
+    const length = Math.min(others.length, MAX_OVERDUE_RANKS);
+    for (let rank = 0; rank < length; rank++) {
+      const workerId = others[(next + rank) % others.length] as string;
+      const line = lines.get(workerId) ?? [];
+      line.push({ shardId, freeSinceMs: since, rank });
+      lines.set(workerId, line);
+    }
+    next = (next + DEFAULT_OVERDUE_FANOUT) % others.length;
+  }
+  return lines;
 }
 
 /**
@@ -198,17 +392,41 @@ export interface WorkerPlan {
   readonly steals: readonly Steal[];
   /** How many leases this worker should hold. */
   readonly target: number;
+  /** Free shards nobody took in time: take them if there is room, whatever the target. */
+  readonly overdue: readonly string[];
 }
 
-/** One worker's part of the fleet plan, leaving out what it already holds. */
+export interface PlanRequest {
+  /** Service time of the worker's request. */
+  readonly nowMs: number;
+  /** A free shard untaken this long is offered beyond its plan. @default never */
+  readonly overdueAfterMs?: number;
+  /** Workers offered an overdue shard in its first overdue period; twice as many each next. @default 3 */
+  readonly overdueFanout?: number;
+}
+
+/**
+ * One worker's part of the fleet plan, leaving out what it already holds. Overdue offers are judged at
+ * the request's time, not the snapshot's: a shard becomes overdue for the first few workers in its line
+ * `overdueAfterMs` after it became free, for twice as many a period later, and so on.
+ */
 export function planForWorker(
   assignment: FleetAssignment,
   workerId: string,
   held: ReadonlySet<string>,
+  request: PlanRequest = { nowMs: Number.NEGATIVE_INFINITY },
 ): WorkerPlan {
+  const after = request.overdueAfterMs;
+  const fanout = request.overdueFanout ?? DEFAULT_OVERDUE_FANOUT;
+  const overdue = (assignment.overdue.get(workerId) ?? []).filter((offer) => {
+    if (after === undefined || !(after > 0) || held.has(offer.shardId)) return false;
+    const periods = Math.floor((request.nowMs - offer.freeSinceMs) / after);
+    return periods >= 1 && offer.rank < fanout * 2 ** Math.min(periods - 1, 16);
+  });
   return {
     take: (assignment.takes.get(workerId) ?? []).filter((id) => !held.has(id)),
     steals: (assignment.steals.get(workerId) ?? []).filter((steal) => !held.has(steal.shardId)),
     target: assignment.targets.get(workerId) ?? 0,
+    overdue: overdue.map((offer) => offer.shardId),
   };
 }

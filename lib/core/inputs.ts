@@ -80,12 +80,17 @@ export const checkpointSchema = z.pipe(
 );
 export const leaseCounterSchema = z.int(typedInt).check(z.nonnegative('must be a non-negative integer'));
 
+const TAKE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
 export const takeBodySchema = z.strictObject(
   {
     workerId: workerIdSchema,
     parentShardId: z.optional(shardIdSchema),
     checkpoint: z.optional(checkpointSchema),
     newLease: z.optional(z.boolean(typed)),
+    takeId: z.optional(
+      z.string(typed).check(z.regex(TAKE_ID_PATTERN, 'must be 1..64 of A-Z a-z 0-9 _ . : -')),
+    ),
   },
   typed,
 );
@@ -129,22 +134,30 @@ export const renewBodySchema = z.strictObject(
 export const MAX_HEARTBEAT_LEASES = 250;
 export const MAX_CAPACITY = 100_000;
 
-export const heartbeatBodySchema = z.strictObject(
-  {
-    held: z
-      .array(z.strictObject({ shardId: shardIdSchema, leaseCounter: leaseCounterSchema }, typed), typed)
-      .check(z.maxLength(MAX_HEARTBEAT_LEASES, `must list at most ${MAX_HEARTBEAT_LEASES} leases`)),
-    capacity: z.optional(
-      z
-        .int(typedInt)
-        .check(
-          z.minimum(0, `must be an integer in 0..${MAX_CAPACITY}`),
-          z.maximum(MAX_CAPACITY, `must be an integer in 0..${MAX_CAPACITY}`),
-        ),
-    ),
-  },
-  typed,
-);
+export const heartbeatBodySchema = z
+  .strictObject(
+    {
+      held: z
+        .array(z.strictObject({ shardId: shardIdSchema, leaseCounter: leaseCounterSchema }, typed), typed)
+        .check(z.maxLength(MAX_HEARTBEAT_LEASES, `must list at most ${MAX_HEARTBEAT_LEASES} leases`)),
+      capacity: z.optional(
+        z
+          .int(typedInt)
+          .check(
+            z.minimum(0, `must be an integer in 0..${MAX_CAPACITY}`),
+            z.maximum(MAX_CAPACITY, `must be an integer in 0..${MAX_CAPACITY}`),
+          ),
+      ),
+      leaving: z.optional(z.boolean(typed)),
+    },
+    typed,
+  )
+  .check(
+    z.refine((body) => !(body.leaving && body.held.length > 0), {
+      message: 'must be empty when leaving: release the leases first',
+      path: ['held'],
+    }),
+  );
 
 /** The shards a ListActiveWorkers call asks about. */
 export const shardIdSetSchema = z

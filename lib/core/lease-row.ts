@@ -25,12 +25,19 @@ export const Attr = {
   AdjacentParentShardId: 'AdjacentParentShardId',
   /** Ours (S, RFC 3339): when shard discovery created the row. */
   DiscoveredAt: 'DiscoveredAt',
+  /**
+   * Ours (S): the id the caller gave the take that granted the current lease. A retry or a late copy
+   * of that take finds it and is answered with the lease instead of taking the shard again.
+   */
+  TakeId: 'TakeId',
   /** Ours, worker rows only (S, RFC 3339): when the worker's heartbeat was last recorded. */
   LastSeen: 'LastSeen',
   /** Ours, worker rows only (S, RFC 3339): when the worker joined (or came back after being gone). */
   FirstSeen: 'FirstSeen',
   /** Ours, worker rows only (N): the most leases the worker wants to hold. */
   Capacity: 'Capacity',
+  /** Ours, worker rows only (S, RFC 3339): when the worker said it was stopping; gone until heard again. */
+  LeftAt: 'LeftAt',
 } as const;
 
 /** Attributes holding numbers; every other attribute holds a string. */

@@ -57,10 +57,22 @@ export interface RuleTimes {
   readonly now: string;
   /** A claim made (or, for a Go-written claim, a lease expiring) before this has lapsed. */
   readonly claimCutoff: string;
-  /** A claim of ours on a lease that ended before this has lapsed: the claimer had a lease period to take it. */
+  /**
+   * A claim of ours on a lease that ended before this has lapsed: the claimer had a renewal period (a
+   * third of the lease) to take it, and a claimer that crashed or left keeps nobody waiting longer.
+   */
   readonly handoverCutoff: string;
   /** The LeaseTimeout a take or renewal writes. */
   readonly newLeaseTimeout: string;
+}
+
+/**
+ * How long a handed-over shard waits for its claimer once the claimed lease ended: one renewal period
+ * of the service's lease. A live claimer asks for its claimed shards every renewal period; a claim that
+ * outlives this lapses, so a claimer that crashed or went away delays the shard by no more.
+ */
+export function handoverWindowMs(terms: Pick<LeaseTerms, 'leaseDurationMs'>): number {
+  return Math.floor(terms.leaseDurationMs / 3);
 }
 
 export function ruleTimes(nowMs: number, terms: LeaseTerms): RuleTimes {
@@ -68,7 +80,7 @@ export function ruleTimes(nowMs: number, terms: LeaseTerms): RuleTimes {
     nowMs,
     now: formatLeaseTime(nowMs),
     claimCutoff: formatLeaseTime(nowMs - terms.claimTimeoutMs),
-    handoverCutoff: formatLeaseTime(nowMs - terms.leaseDurationMs),
+    handoverCutoff: formatLeaseTime(nowMs - handoverWindowMs(terms)),
     newLeaseTimeout: formatLeaseTime(nowMs + terms.leaseDurationMs),
   };
 }
@@ -124,7 +136,7 @@ export const hasLiveOwner = (t: RuleTimes): Condition =>
 
 /**
  * A pending claim still counts. Our claims carry ClaimedAt and lapse a claim timeout after it, or one
- * lease period after the claimed lease ended (released or expired), whichever comes first: the owner
+ * handover window after the claimed lease ended (released or expired), whichever comes first: the owner
  * hands over by releasing, and a claimer that crashed meanwhile must not keep the shard from everyone
  * for the whole claim timeout. A claim the Go library wrote has no ClaimedAt and lapses, as there, a
  * claim timeout after the lease it targets expired.
@@ -227,6 +239,11 @@ export interface TakeRequest {
    * coordinator takes this way, since it only takes shards it no longer counts as its own.
    */
   readonly newLease?: boolean;
+  /**
+   * Names this take across the client's retries and the network's duplicates: a take whose id the row
+   * records for the caller already happened, and is answered with the row (never taken again).
+   */
+  readonly takeId?: string;
 }
 
 const leaseIsUnexpired = (t: RuleTimes): Condition => compare(attr(Attr.LeaseTimeout), '>', t.now);
@@ -262,9 +279,19 @@ export function takeUpdate(request: TakeRequest, t: RuleTimes): RowUpdate {
   if (request.checkpoint !== undefined) {
     set.push([Attr.Checkpoint, { kind: 'setIfMissing', value: request.checkpoint }]);
   }
+  if (request.takeId !== undefined) set.push([Attr.TakeId, { kind: 'set', value: request.takeId }]);
   // The condition admits only the claimer or a lapsed claim, so whatever claim is left is settled.
-  return { set, remove: [Attr.ClaimRequest, Attr.ClaimedAt] };
+  const remove: AttrName[] = [Attr.ClaimRequest, Attr.ClaimedAt];
+  // Another take's id must not outlive its lease: its late copy would pass for this one.
+  if (request.takeId === undefined) remove.push(Attr.TakeId);
+  return { set, remove };
 }
+
+/** The row records this take (by this worker) already: a retry or a late copy of it. */
+const tookAlready = (request: TakeRequest): Condition | undefined =>
+  request.takeId === undefined
+    ? undefined
+    : and(ownedBy(request.workerId), compare(attr(Attr.TakeId), '=', request.takeId));
 
 /**
  * A renewal moves the timeout only: the counter stays, so checkpoints fenced by it keep passing. A
@@ -316,14 +343,18 @@ function takeOverEmptyCheckpoint(
  * renewal. One write in the common case; a renewal through GetLease costs a refused take first.
  */
 export function takePlan(request: TakeRequest): WritePlan {
-  const condition = (t: RuleTimes) =>
+  const again = tookAlready(request);
+  const base = (t: RuleTimes) =>
     request.newLease
       ? and(not(claimBlocks(request.workerId, t)), or(not(hasLiveOwner(t)), ownedBy(request.workerId)))
       : takeCondition(request.workerId, t);
+  const condition = (t: RuleTimes) => (again ? and(base(t), not(again)) : base(t));
   return (t) => ({
     condition: request.checkpoint === undefined ? condition(t) : and(condition(t), not(emptyCheckpoint())),
     update: takeUpdate(request, t),
     onRefusal: (row) => {
+      // This very take happened already (the answer was lost, or this is a copy): the row is the answer.
+      if (again && holds(again, row)) return DONE;
       if (!request.newLease && holds(holdsLiveUncontested(request.workerId, t), row)) {
         // Should the lease expire before the renewal lands, GetLease takes it again, as it would any other.
         return next(renewPlan(request.workerId, { ...request, otherwise: () => next(takePlan(request)) }));
@@ -499,33 +530,36 @@ export function explainCheckpointRefusal(
 // ---- RemoveLeaseOwner ----------------------------------------------------------------------------
 
 /**
- * The caller owns the row (with the given lease counter, when one is given), or nobody does: releasing
- * is idempotent, so a retry whose first try released the lease (and lost the answer) succeeds. The row
- * must exist: an UpdateItem would create it.
+ * The caller owns the row (with the given lease counter, when one is given). A release by anyone else
+ * writes nothing: releasing is idempotent (a retry whose first try released the lease finds the row
+ * unowned and is done), and an unowned row is left exactly as it is.
  */
 export const releaseCondition = (workerId: string, leaseCounter?: number): Condition =>
-  and(
-    exists(Attr.ShardId),
-    or(
-      leaseCounter === undefined ? ownedBy(workerId) : and(ownedBy(workerId), counterIs(leaseCounter)),
-      not(nonEmpty(Attr.AssignedTo)),
-    ),
-  );
+  leaseCounter === undefined ? ownedBy(workerId) : and(ownedBy(workerId), counterIs(leaseCounter));
 
-/** LeaseTimeout stays: a Go-written claim lapses relative to it. */
-export const releaseUpdate = (): RowUpdate => ({ set: [], remove: [Attr.AssignedTo] });
+/**
+ * The owner goes and LeaseTimeout becomes the release instant: the row then tells when the shard became
+ * free (the fleet plan offers a shard nobody took in time to more workers), and a pending claim's
+ * handover window runs from the release, not from a timeout the released lease never reached. The Go
+ * library's claim conditions on the exact timeout it read, and reads this one like any other.
+ */
+export const releaseUpdate = (t: RuleTimes): RowUpdate => ({
+  set: [[Attr.LeaseTimeout, { kind: 'set', value: t.now }]],
+  remove: [Attr.AssignedTo],
+});
 
 /**
  * RemoveLeaseOwner. With `leaseCounter`, only that lease is released: a release that lands late, after
  * the same worker took the shard again (a new lease, a new counter), leaves the new lease alone.
  */
 export function releasePlan(workerId: string, leaseCounter?: number): WritePlan {
-  return () => ({
+  return (t) => ({
     condition: releaseCondition(workerId, leaseCounter),
-    update: releaseUpdate(),
+    update: releaseUpdate(t),
     onRefusal: (row) => {
-      // No row, or the caller's newer lease: the lease asked about is not held, which is what releasing asks for.
-      if (!row || holds(ownedBy(workerId), row)) return DONE;
+      // No row, nobody's, or the caller's newer lease: the lease asked about is not held, which is what
+      // releasing asks for.
+      if (!row || !holds(nonEmpty(Attr.AssignedTo), row) || holds(ownedBy(workerId), row)) return DONE;
       return fail(explainReleaseRefusal(row, workerId));
     },
   });
@@ -579,6 +613,23 @@ export function claimPlan(shardId: string, claimerId: string): WritePlan {
       const error = explainClaimRefusal(row, shardId, claimerId, t);
       return error ? fail(error) : DONE;
     },
+  });
+}
+
+/** WithdrawClaim: the caller's own pending claim, and nobody else's. */
+export const withdrawCondition = (claimerId: string): Condition =>
+  compare(attr(Attr.ClaimRequest), '=', claimerId);
+
+/**
+ * WithdrawClaim: a claimer that goes away (a stopping coordinator) takes its claim back, so that the
+ * owner keeps the shard instead of handing it over to nobody. Idempotent: a shard without the caller's
+ * claim (never claimed, claimed by another, taken, gone) is already what withdrawing asks for.
+ */
+export function withdrawPlan(claimerId: string): WritePlan {
+  return () => ({
+    condition: withdrawCondition(claimerId),
+    update: { set: [], remove: [Attr.ClaimRequest, Attr.ClaimedAt] },
+    onRefusal: () => DONE,
   });
 }
 

@@ -153,6 +153,15 @@ export const OPERATIONS = {
     run: async (cp, { path, body }) => ok(await cp.claimShard(path.shardId, body.workerId)),
   }),
 
+  withdrawClaim: define('withdrawClaim', {
+    path: shardPath,
+    query: z.strictObject({ workerId: workerIdSchema }),
+    run: async (cp, { path, query }) => {
+      await cp.withdrawClaim(path.shardId, query.workerId);
+      return noContent;
+    },
+  }),
+
   listActiveWorkers: define('listActiveWorkers', {
     query: listWorkersQuery,
     run: async (cp, { query }) =>
@@ -192,6 +201,7 @@ export const OPERATIONS = {
       };
     },
   }),
+
   heartbeat: define('heartbeat', {
     path: z.strictObject({ workerId: workerIdSchema }),
     query: noQuery,
@@ -206,8 +216,18 @@ export const OPERATIONS = {
           leasesFailed: result.failed.length,
           leasesToTake: result.take.length,
           leasesToSteal: result.steals.length,
+          leasesOverdue: result.overdue.length,
         },
       };
+    },
+  }),
+
+  describeTerms: define('describeTerms', {
+    query: noQuery,
+    // Exactly the two terms, whatever else a Checkpointer's answer carries.
+    run: async (cp) => {
+      const { leaseDurationMs, claimTimeoutMs } = await cp.leaseTerms();
+      return ok({ leaseDurationMs, claimTimeoutMs });
     },
   }),
 } satisfies Record<OperationName, Operation>;

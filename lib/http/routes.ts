@@ -17,7 +17,10 @@ export interface Route {
   readonly path: string;
   /** File under lambda/, without extension. */
   readonly entry: string;
-  /** Least privilege: exactly what the operation calls (GetItem reads the row after a refused write). */
+  /**
+   * Least privilege: exactly what the operation calls (GetItem reads the row after a refused write).
+   * Empty for an operation that reads nothing from the table: its function gets no DynamoDB policy.
+   */
   readonly dynamoActions: readonly string[];
   /**
    * Who may call it, for the construct's IAM grants: `read` changes nothing; `consume` is what a worker
@@ -36,10 +39,12 @@ export const OPERATION_NAMES = [
   'getLeaseOwner',
   'removeLeaseInfo',
   'claimShard',
+  'withdrawClaim',
   'listActiveWorkers',
   'listShards',
   'renewLeases',
   'heartbeat',
+  'describeTerms',
 ] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
@@ -119,6 +124,16 @@ export const ROUTES: readonly Route[] = [
     access: 'consume',
   },
   {
+    name: 'withdrawClaim',
+    id: 'WithdrawClaim',
+    method: 'DELETE',
+    path: '/shards/{shardId}/claim',
+    entry: 'withdraw-claim',
+    dynamoActions: WRITE,
+    // A worker takes back its own claim.
+    access: 'consume',
+  },
+  {
     name: 'listActiveWorkers',
     id: 'ListActiveWorkers',
     method: 'GET',
@@ -154,5 +169,15 @@ export const ROUTES: readonly Route[] = [
     // Renewals are conditional writes; the fleet plan reads the whole table (a Scan) every few seconds.
     dynamoActions: [...WRITE, 'dynamodb:Scan'],
     access: 'consume',
+  },
+  {
+    name: 'describeTerms',
+    id: 'DescribeTerms',
+    method: 'GET',
+    path: '/terms',
+    entry: 'describe-terms',
+    // The service's configuration: nothing is read from the table.
+    dynamoActions: [],
+    access: 'read',
   },
 ];

@@ -161,9 +161,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const consumerIds = Array.from({ length: options.consumers ?? 3 }, (_, i) => `consumer-${i + 1}`);
   const makeConsumer = (workerId: string) =>
     new LeaseCoordinator({
+      // The lease duration comes from the service.
       checkpointer: new ShardLeaseClient({ baseUrl: service.url }),
       workerId,
-      leaseDurationMs,
       logger,
       onLeaseGained: (lease: ShardLease) => {
         const before = lastHolder.get(lease.shardId);

@@ -70,8 +70,15 @@ describe('npm start (bin/local.ts)', () => {
     expect(await stop(second, 'SIGINT')).toBe(0);
   });
 
-  it('says the reaper is off with REAPER_INTERVAL_MS=0, and which way it treats ended rows when on', async () => {
-    const off = await start({ REAPER_INTERVAL_MS: '0', REAPER_DELETE_ENDED_ROWS: 'false' });
+  it('states the lease terms of LEASE_DURATION_MS and CLAIM_TIMEOUT_MS, says the reaper is off with REAPER_INTERVAL_MS=0, and which way it treats ended rows when on', async () => {
+    const off = await start({
+      REAPER_INTERVAL_MS: '0',
+      REAPER_DELETE_ENDED_ROWS: 'false',
+      LEASE_DURATION_MS: '4500',
+      CLAIM_TIMEOUT_MS: '45000',
+    });
+    const terms = await fetch(`${off.url}/terms`);
+    expect(await terms.json()).toEqual({ leaseDurationMs: 4500, claimTimeoutMs: 45_000 });
     expect(await stop(off, 'SIGTERM')).toBe(0);
     expect(off.output()).toMatch(/reaper off \(REAPER_INTERVAL_MS=0\)/);
     expect(off.output()).not.toMatch(/reaper every/);

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -86,6 +87,8 @@ describe('help and usage', () => {
         'delete',
         'reset',
         'reap',
+        'dashboard',
+        'terms',
       ]) {
         expect(ran.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
       }
@@ -278,6 +281,8 @@ describe('an unreachable service', () => {
       ['workers'],
       ['delete', 's', '--yes'],
       ['reset', 's', '--yes'],
+      ['terms'],
+      ['dashboard', '--port', '0'],
     ]) {
       const ran = await cli([...argv, '--json', '--url', dead]);
       expect(ran.code).toBe(3);
@@ -427,6 +432,100 @@ describe('dashboard', () => {
     expect((await fetch(`${page}other`)).status).toBe(404);
     stop.abort();
     await expect(running).resolves.toBe(0);
+  });
+
+  /** Runs the dashboard until its page answers, reads the page's data, and stops it. */
+  async function dashboardData(argv: string[], env: Record<string, string> = {}) {
+    const stop = new AbortController();
+    let stderr = '';
+    let listening: (url: string) => void = () => undefined;
+    const pageUrl = new Promise<string>((resolve) => {
+      listening = resolve;
+    });
+    const running = runCli(['dashboard', ...url, '--port', '0', ...argv], {
+      stdout: { write: () => true },
+      stderr: {
+        write: (t: string) => {
+          stderr += t;
+          const found = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (found?.[1]) listening(found[1]);
+          return true;
+        },
+      },
+      env,
+      now: () => clock.now(),
+      signal: stop.signal,
+    });
+    const exited = running.then(
+      (code) => new Error(`the dashboard exited ${code} before serving: ${stderr}`),
+    );
+    const page = await Promise.race([pageUrl, exited]);
+    if (page instanceof Error) throw page;
+    try {
+      return (await (await fetch(`${page}dashboard.json`)).json()) as { leaseDurationMs: number };
+    } finally {
+      stop.abort();
+      await running;
+    }
+  }
+
+  it('takes the lease duration from the service, and accepts --lease-ms or LEASE_DURATION_MS equal to it', async () => {
+    expect((await dashboardData([])).leaseDurationMs).toBe(LEASE);
+    expect((await dashboardData(['--lease-ms', String(LEASE)])).leaseDurationMs).toBe(LEASE);
+    expect((await dashboardData([], { LEASE_DURATION_MS: String(LEASE) })).leaseDurationMs).toBe(LEASE);
+  });
+
+  it('exits 2 naming both values when --lease-ms or LEASE_DURATION_MS differs from the service’s', async () => {
+    const option = await cli(['dashboard', ...url, '--port', '0', '--lease-ms', '5000']);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(
+      new RegExp(
+        `^UsageError: --lease-ms is 5000 ms, but the service at ${server.url} states a lease duration of ${LEASE} ms`,
+      ),
+    );
+    // From the environment, the message names the variable.
+    const env = await cli(['dashboard', ...url, '--port', '0'], { LEASE_DURATION_MS: '30000' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain(`LEASE_DURATION_MS is 30000 ms, but the service at ${server.url} states`);
+    expect(env.stderr).toContain(`${LEASE} ms`);
+    const json = await cli(['dashboard', ...url, '--port', '0', '--lease-ms', '5000', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'UsageError' } });
+  });
+
+  it('exits 2 for a --lease-ms that is not a positive integer', async () => {
+    const ran = await cli(['dashboard', ...url, '--port', '0', '--lease-ms', 'ten']);
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(/^UsageError: --lease-ms must be an integer >= 1, got 'ten'/);
+  });
+});
+
+describe('terms', () => {
+  it('prints the lease duration and claim timeout the service states, and as JSON with --json', async () => {
+    const ran = await cli(['terms', ...url]);
+    expect(ran).toEqual({
+      code: 0,
+      stdout: `lease duration  ${LEASE} ms (10s)\nclaim timeout   120000 ms (2m)\n`,
+      stderr: '',
+    });
+    const json = await cli(['terms', ...url, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ leaseDurationMs: LEASE, claimTimeoutMs: 120_000 });
+  });
+
+  it('exits 5 when the service answers without its lease terms (a service older than them)', async () => {
+    const old = createHttpServer((request, response) => {
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    }).listen(0, '127.0.0.1');
+    await once(old, 'listening');
+    try {
+      const at = `http://127.0.0.1:${(old.address() as AddressInfo).port}`;
+      const ran = await cli(['terms', '--url', at, '--max-attempts', '1']);
+      expect(ran.code).toBe(5);
+      expect(ran.stderr).toMatch(/^Internal: describeTerms: the service did not state its lease terms/);
+    } finally {
+      old.closeAllConnections();
+      await new Promise((resolve) => old.close(resolve));
+    }
   });
 });
 

@@ -408,6 +408,79 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
       });
     });
 
+    describe('withdrawClaim', () => {
+      it('removes the caller’s claim, so that the owner’s next renewal succeeds instead of ShardClaimed', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        await cp.claimShard(id, 'w2');
+        await expect(cp.getLease(id, { workerId: 'w1' })).rejects.toBeInstanceOf(ShardClaimedError);
+        await expect(cp.withdrawClaim(id, 'w2')).resolves.toBeUndefined();
+        clock.advance(1_000);
+        const renewed = await cp.getLease(id, { workerId: 'w1' });
+        expect(renewed).toMatchObject({ owner: 'w1', leaseCounter: 1 });
+        expect(renewed.claimRequest).toBeUndefined();
+        expect(renewed.claimedAt).toBeUndefined();
+        // Withdrawn, the shard takes a new claim from anyone.
+        await expect(cp.claimShard(id, 'w3')).resolves.toMatchObject({ claimRequest: 'w3' });
+      });
+
+      it('leaves another worker’s claim alone, and succeeds', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        const claimed = await cp.claimShard(id, 'w2');
+        await expect(cp.withdrawClaim(id, 'w3')).resolves.toBeUndefined();
+        await expect(cp.withdrawClaim(id, 'w1')).resolves.toBeUndefined();
+        const error = await failure(cp.getLease(id, { workerId: 'w1' }));
+        expect(error).toBeInstanceOf(ShardClaimedError);
+        expect(error.details).toMatchObject({ owner: 'w1', claimRequest: 'w2' });
+        await expect(cp.claimShard(id, 'w2')).resolves.toMatchObject({ claimedAt: claimed.claimedAt });
+      });
+
+      it('is idempotent: a second withdrawal and one on an unclaimed shard succeed and change nothing', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        await cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '7' });
+        await cp.claimShard(id, 'w2');
+        await cp.withdrawClaim(id, 'w2');
+        const before = await cp.fetchCheckpoint(id);
+        await expect(cp.withdrawClaim(id, 'w2')).resolves.toBeUndefined();
+        const unclaimed = shard();
+        await cp.getLease(unclaimed, { workerId: 'w1' });
+        await cp.checkpointSequence(unclaimed, { workerId: 'w1', checkpoint: '8' });
+        const unclaimedBefore = await cp.fetchCheckpoint(unclaimed);
+        await expect(cp.withdrawClaim(unclaimed, 'w2')).resolves.toBeUndefined();
+        await expect(cp.fetchCheckpoint(id)).resolves.toEqual(before);
+        await expect(cp.fetchCheckpoint(unclaimed)).resolves.toEqual(unclaimedBefore);
+      });
+
+      it('succeeds on a shard with no row, and creates none', async () => {
+        const id = shard();
+        await expect(cp.withdrawClaim(id, 'w2')).resolves.toBeUndefined();
+        await expect(cp.claimShard(id, 'w2')).rejects.toBeInstanceOf(ShardNotFoundError);
+      });
+
+      it('fails with ValidationError naming shardId or workerId, and changes nothing', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1' });
+        await cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '9' });
+        await cp.claimShard(id, 'w2');
+        const before = await cp.fetchCheckpoint(id);
+        expect(fieldsOf(await failure(cp.withdrawClaim('bad/id', 'w2')))).toEqual(['shardId']);
+        expect(fieldsOf(await failure(cp.withdrawClaim('x'.repeat(129), 'w2')))).toEqual(['shardId']);
+        expect(fieldsOf(await failure(cp.withdrawClaim(id, '')))).toEqual(['workerId']);
+        expect(fieldsOf(await failure(cp.withdrawClaim(id, 'x'.repeat(257))))).toEqual(['workerId']);
+        expect(fieldsOf(await failure(cp.withdrawClaim(id, 'w\u00072')))).toEqual(['workerId']);
+        await expect(cp.fetchCheckpoint(id)).resolves.toEqual(before);
+        expect(before.claimRequest).toBe('w2');
+      });
+    });
+
+    describe('leaseTerms', () => {
+      it('states the lease duration and claim timeout the service runs with, and nothing else', async () => {
+        await expect(cp.leaseTerms()).resolves.toEqual(BEHAVIOUR_TERMS);
+      });
+    });
+
     describe('renewLeases', () => {
       it('renews the worker’s leases and reports each lost one with its reason, never taking a shard', async () => {
         const [mine, taken, claimed, free] = [shard(), shard(), shard(), shard()];
@@ -477,6 +550,34 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
       });
     });
 
+    describe('heartbeat', () => {
+      it('renews the held leases and carries the lease terms and the overdue shards', async () => {
+        const id = shard();
+        const held = await cp.getLease(id, { workerId: 'hb-w1' });
+        clock.advance(1_000);
+        const answer = await cp.heartbeat('hb-w1', {
+          held: [{ shardId: id, leaseCounter: held.leaseCounter }],
+          capacity: 1,
+        });
+        expect(answer.renewed).toEqual([
+          expect.objectContaining({
+            shardId: id,
+            owner: 'hb-w1',
+            leaseTimeout: formatLeaseTime(clock.now() + leaseDurationMs),
+          }),
+        ]);
+        expect(answer.terms).toEqual(BEHAVIOUR_TERMS);
+        expect(Array.isArray(answer.overdue)).toBe(true);
+        expect(answer.overdue.every((shardId) => typeof shardId === 'string')).toBe(true);
+      });
+
+      it('carries the lease terms when the worker holds nothing', async () => {
+        const answer = await cp.heartbeat('hb-w2', { held: [], capacity: 0 });
+        expect(answer).toMatchObject({ renewed: [], lost: [], failed: [], terms: BEHAVIOUR_TERMS });
+        expect(Array.isArray(answer.overdue)).toBe(true);
+      });
+    });
+
     describe('listShards', () => {
       let listing: CheckpointerFixture;
       const ids = ['shardId-a', 'shardId-b', 'shardId-c', 'shardId-d', 'shardId-e'];
@@ -503,6 +604,28 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         } while (cursor !== undefined && pages < 10);
         expect(seen.sort()).toEqual(ids);
         expect(pages).toBeGreaterThanOrEqual(3);
+      });
+
+      it('pages past the worker registry rows of a heartbeating fleet, whichever row a page ends on', async () => {
+        const fleet = await factory();
+        try {
+          for (const id of ids) await fleet.checkpointer.getLease(id, { workerId: 'w1' });
+          for (const worker of ['w1', 'w2', 'w 3']) await fleet.checkpointer.heartbeat(worker, { held: [] });
+          // Pages of one: some page ends on a registry row, and its cursor must lead on.
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          let pages = 0;
+          do {
+            const page = await fleet.checkpointer.listShards({ limit: 1, ...(cursor && { cursor }) });
+            seen.push(...page.shards.map((s) => s.shardId));
+            cursor = page.nextCursor;
+            pages++;
+          } while (cursor !== undefined && pages < 20);
+          expect(seen.sort()).toEqual(ids);
+          expect(pages).toBeGreaterThanOrEqual(ids.length + 3);
+        } finally {
+          await fleet.close();
+        }
       });
 
       it('returns every shard as a lease on one page by default, with no cursor', async () => {

@@ -137,7 +137,10 @@ describe('ShardLeaseClient signing', () => {
     await client.listShards({ limit: 2, cursor: 'c2hhcmQ' });
     await client.renewLeases('host/pid 42 ✓', ['s1']);
     await client.claimShard('shardId-1', 'w2');
-    expect(verifier.received.map((r) => r.verdict.reason)).toEqual(Array(10).fill(undefined));
+    await client.withdrawClaim('shardId-1', 'worker 2/b');
+    // The verifier answers `{ ok, path }`, which states no lease terms: the call fails after it was signed.
+    await expect(client.leaseTerms()).rejects.toMatchObject({ code: 'Internal' });
+    expect(verifier.received.map((r) => r.verdict.reason)).toEqual(Array(12).fill(undefined));
     expect(verifier.received.every((r) => r.verdict.valid && r.verdict.service === 'execute-api')).toBe(true);
     expect(verifier.received.map((r) => `${r.method} ${r.target}`)).toEqual([
       'POST /prod/init',
@@ -150,6 +153,8 @@ describe('ShardLeaseClient signing', () => {
       'GET /prod/shards?limit=2&cursor=c2hhcmQ',
       'POST /prod/workers/host%2Fpid%2042%20%E2%9C%93/renew',
       'POST /prod/shards/shardId-1/claim',
+      'DELETE /prod/shards/shardId-1/claim?workerId=worker%202%2Fb',
+      'GET /prod/terms',
     ]);
     expect(JSON.parse(verifier.received[2]?.body ?? '')).toEqual({
       workerId: 'w1',
@@ -429,5 +434,123 @@ describe('ShardLeaseClient retries and errors', () => {
     await expect(client.fetchCheckpoint('shardId-1')).rejects.toThrow(
       /^fetchCheckpoint: no response after 3 attempts \(ECONNREFUSED\)$/,
     );
+  });
+});
+
+describe('ShardLeaseClient lease terms, heartbeat and claim withdrawal', () => {
+  const JSON_HEADERS = { 'content-type': 'application/json' };
+  const TERMS = { leaseDurationMs: 10_000, claimTimeoutMs: 120_000 };
+  const plan = { renewed: [], lost: [], failed: [], take: ['shardId-2'], steals: [], target: 2 };
+
+  it('passes the heartbeat’s overdue shards and lease terms on', async () => {
+    const server = await startScriptedServer([
+      {
+        status: 200,
+        body: JSON.stringify({ ...plan, overdue: ['shardId-3'], terms: TERMS }),
+        headers: JSON_HEADERS,
+      },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url });
+      await expect(client.heartbeat('w1', { held: [] })).resolves.toEqual({
+        ...plan,
+        overdue: ['shardId-3'],
+        terms: TERMS,
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reads a heartbeat answer without `overdue` as none overdue', async () => {
+    const server = await startScriptedServer([
+      { status: 200, body: JSON.stringify({ ...plan, terms: TERMS }), headers: JSON_HEADERS },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url });
+      await expect(client.heartbeat('w1', { held: [] })).resolves.toMatchObject({
+        overdue: [],
+        terms: TERMS,
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ['no terms', undefined],
+    ['terms without the claim timeout', { leaseDurationMs: 10_000 }],
+    ['a lease duration of 0', { ...TERMS, leaseDurationMs: 0 }],
+    ['a lease duration in a string', { ...TERMS, leaseDurationMs: '10000' }],
+    ['terms that are not an object', 'PT10S'],
+  ])('fails a heartbeat with Internal, without retrying, when the answer has %s', async (_, terms) => {
+    const server = await startScriptedServer([
+      { status: 200, body: JSON.stringify({ ...plan, overdue: [], terms }), headers: JSON_HEADERS },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, backoff: FAST });
+      const error = await failure(client.heartbeat('w1', { held: [] }));
+      expect(error.code).toBe('Internal');
+      expect(error.message).toMatch(/^heartbeat: the service did not state its lease terms/);
+      expect(error.hint).toEqual(expect.any(String));
+      expect(server.seen).toEqual([{ method: 'POST', url: '/workers/w1/heartbeat' }]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reads the lease terms from GET /terms, exactly the two of them', async () => {
+    const server = await startScriptedServer([
+      { status: 200, body: JSON.stringify({ ...TERMS, reaperGraceMs: 5 }), headers: JSON_HEADERS },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url });
+      await expect(client.leaseTerms()).resolves.toEqual(TERMS);
+      expect(server.seen).toEqual([{ method: 'GET', url: '/terms' }]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails leaseTerms with Internal when the answer does not state both terms as positive numbers', async () => {
+    const server = await startScriptedServer([
+      {
+        status: 200,
+        body: JSON.stringify({ leaseDurationMs: 10_000, claimTimeoutMs: -1 }),
+        headers: JSON_HEADERS,
+      },
+      { status: 204, body: '' },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, backoff: FAST });
+      const negative = await failure(client.leaseTerms());
+      expect(negative).toMatchObject({
+        code: 'Internal',
+        message:
+          'describeTerms: the service did not state its lease terms (leaseDurationMs and claimTimeoutMs, ' +
+          'positive numbers); got {"leaseDurationMs":10000,"claimTimeoutMs":-1}',
+      });
+      const empty = await failure(client.leaseTerms());
+      expect(empty.message).toMatch(/got nothing$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('retries a claim withdrawal whose answer was lost; the retry is answered 204 (withdrawing is idempotent)', async () => {
+    const server = await startScriptedServer([
+      { status: 503, body: problem('Internal') },
+      { status: 204, body: '' },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, backoff: FAST });
+      await expect(client.withdrawClaim('shardId-1', 'w 2')).resolves.toBeUndefined();
+      expect(server.seen).toEqual([
+        { method: 'DELETE', url: '/shards/shardId-1/claim?workerId=w%202' },
+        { method: 'DELETE', url: '/shards/shardId-1/claim?workerId=w%202' },
+      ]);
+    } finally {
+      await server.close();
+    }
   });
 });

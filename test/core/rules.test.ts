@@ -44,7 +44,7 @@ describe('ruleTimes', () => {
       nowMs: NOW,
       now: '2026-11-24T19:00:00.000000001Z',
       claimCutoff: '2026-11-24T18:59:00.000000001Z',
-      handoverCutoff: '2026-11-24T18:59:50.000000001Z',
+      handoverCutoff: '2026-11-24T18:59:56.667000001Z',
       newLeaseTimeout: '2026-11-24T19:00:10.000000001Z',
     });
   });
@@ -94,7 +94,7 @@ describe('take and renew conditions', () => {
 });
 
 describe('claims', () => {
-  it('lapse one lease period after the claimed lease ended, so that a crashed claimer blocks nobody for long', () => {
+  it('lapse a renewal period (a third of the lease) after the claimed lease ended, so that a crashed claimer blocks nobody for long', () => {
     const released: LeaseRow = {
       ShardID: 's',
       LeaseTimeout: at(-1),
@@ -102,9 +102,11 @@ describe('claims', () => {
       ClaimedAt: at(-1_000),
     };
     expect(evaluateCondition(takeCondition('w3', t), released)).toBe(false);
-    expect(
-      evaluateCondition(takeCondition('w3', t), { ...released, LeaseTimeout: at(-terms.leaseDurationMs) }),
-    ).toBe(true);
+    const window = Math.floor(terms.leaseDurationMs / 3);
+    expect(evaluateCondition(takeCondition('w3', t), { ...released, LeaseTimeout: at(-window + 1) })).toBe(
+      false,
+    );
+    expect(evaluateCondition(takeCondition('w3', t), { ...released, LeaseTimeout: at(-window) })).toBe(true);
     // Still the claimer's meanwhile.
     expect(evaluateCondition(takeCondition('w2', t), released)).toBe(true);
   });

@@ -40,10 +40,13 @@ const CODES_BY_OPERATION: Record<OperationName, readonly ErrorCode[]> = {
   getLeaseOwner: [...COMMON, 'NoLeaseOwner'],
   removeLeaseInfo: [...COMMON, 'LeaseNotAcquired'],
   claimShard: [...WITH_BODY, 'NotFound', 'ShardClaimed', 'ShardEnded'],
+  withdrawClaim: COMMON,
   listActiveWorkers: [...COMMON, 'ShardNotAssigned'],
   listShards: COMMON,
   renewLeases: WITH_BODY,
   heartbeat: WITH_BODY,
+  // Reads nothing from the table, so DynamoDB cannot throttle it.
+  describeTerms: ['ValidationError', 'Internal'],
 };
 /** Answered by the $default route (lib/http/unmatched.ts), not by any operation. */
 const ROUTING_CODES: readonly ErrorCode[] = ['MethodNotAllowed'];
@@ -130,9 +133,10 @@ describe('openapi.json', () => {
       ([, r]) => r.content?.['application/problem+json'],
     );
 
-    it('documents 400, 429 and 500 as problem+json, and 413 exactly when it takes a body', () => {
+    it('documents 400 and 500 as problem+json, 429 exactly when it calls DynamoDB, and 413 exactly when it takes a body', () => {
       const statuses = problemStatuses.map(([status]) => status);
-      expect(statuses).toEqual(expect.arrayContaining(['400', '429', '500']));
+      expect(statuses).toEqual(expect.arrayContaining(['400', '500']));
+      expect(statuses.includes('429')).toBe(OPERATIONS[name].route.dynamoActions.length > 0);
       expect(statuses.includes('413')).toBe(OPERATIONS[name].body !== undefined);
       expect(operation.requestBody !== undefined).toBe(OPERATIONS[name].body !== undefined);
     });
@@ -156,6 +160,50 @@ describe('openapi.json', () => {
       if (status === '204') expect(response.content).toBeUndefined();
       else expect(Object.keys(response.content ?? {})).toEqual(['application/json']);
     });
+  });
+});
+
+describe('the answers openapi.json documents', () => {
+  const successSchemaOf = (name: OperationName): JsonSchema => {
+    const schema = operationOf(name).responses['200']?.content?.['application/json']?.schema;
+    if (!schema) throw new Error(`${name}: no 200 JSON answer in openapi.json`);
+    return schema;
+  };
+  const TERMS = { leaseDurationMs: 10_000, claimTimeoutMs: 120_000 };
+
+  it('states the lease terms as two positive integers and nothing else (DescribeTerms)', () => {
+    const validate = validatorFor(successSchemaOf('describeTerms'));
+    expect(validate(TERMS)).toBe(true);
+    for (const bad of [
+      { leaseDurationMs: 10_000 },
+      { claimTimeoutMs: 120_000 },
+      { ...TERMS, leaseDurationMs: 0 },
+      { ...TERMS, claimTimeoutMs: 1.5 },
+      { ...TERMS, leaseDurationMs: '10000' },
+      { ...TERMS, reaperGraceMs: 10_000 },
+    ]) {
+      expect([bad, validate(bad)]).toEqual([bad, false]);
+    }
+  });
+
+  it('requires the overdue shards and the lease terms in a heartbeat answer', () => {
+    const validate = validatorFor(successSchemaOf('heartbeat'));
+    const answer = {
+      renewed: [],
+      lost: [],
+      failed: [],
+      take: [],
+      steals: [],
+      target: 0,
+      overdue: ['shardId-000000000001'],
+      terms: TERMS,
+    };
+    expect(validate(answer)).toBe(true);
+    const { overdue: _overdue, ...withoutOverdue } = answer;
+    const { terms: _terms, ...withoutTerms } = answer;
+    expect(validate(withoutOverdue)).toBe(false);
+    expect(validate(withoutTerms)).toBe(false);
+    expect(validate({ ...answer, terms: { leaseDurationMs: 10_000 } })).toBe(false);
   });
 });
 
@@ -357,6 +405,24 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
     ]);
   });
 
+  it('on the WithdrawClaim query', () => {
+    expectAgreement(parametersSchemaOf('withdrawClaim', 'query'), OPERATIONS.withdrawClaim.query, [
+      ...WORKER_ID_SAMPLES.filter(([, v]) => typeof v === 'string').map(
+        ([label, workerId, valid]) => [label, { workerId }, valid] as const,
+      ),
+      ['no worker id', {}, false],
+      ['an unknown parameter', { workerId: W, force: 'true' }, false],
+    ]);
+  });
+
+  it('on shard ids in the path of WithdrawClaim', () => {
+    expectAgreement(
+      parametersSchemaOf('withdrawClaim', 'path'),
+      OPERATIONS.withdrawClaim.path,
+      SHARD_ID_SAMPLES.map(([label, shardId, valid]) => [label, { shardId }, valid] as const),
+    );
+  });
+
   it('on the RemoveLeaseInfo query', () => {
     expectAgreement(parametersSchemaOf('removeLeaseInfo', 'query'), OPERATIONS.removeLeaseInfo.query, [
       ['nothing', {}, true],
@@ -406,7 +472,10 @@ describe('the request schemas of openapi.json agree with the handlers’ schemas
 
   it.each(
     OPERATION_NAMES.filter(
-      (name) => !['removeLeaseOwner', 'removeLeaseInfo', 'listActiveWorkers', 'listShards'].includes(name),
+      (name) =>
+        !['removeLeaseOwner', 'removeLeaseInfo', 'withdrawClaim', 'listActiveWorkers', 'listShards'].includes(
+          name,
+        ),
     ),
   )('on the empty query of %s', (name) => {
     expectAgreement(parametersSchemaOf(name, 'query'), OPERATIONS[name].query, [

@@ -3,7 +3,7 @@
  * stream, the consumer grant on the lease API, and alarms; cdk-nag clean.
  */
 import * as path from 'node:path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Stream } from 'aws-cdk-lib/aws-kinesis';
 import { Code, Function as LambdaFn, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { build } from 'esbuild';
@@ -47,9 +47,10 @@ describe('ShardLeaseConsumer', () => {
     expect(fn?.Runtime).toBe('nodejs22.x');
     expect(fn?.Environment.Variables).toMatchObject({
       STREAM_NAME: 'orders',
-      LEASE_DURATION_MS: '10000',
       SHARDLEASE_URL: synth.stack.resolve(synth.stack.leases.apiUrl),
     });
+    // The service states its lease terms: without the deprecated `leaseDuration`, no second copy of them.
+    expect(fn?.Environment.Variables.LEASE_DURATION_MS).toBeUndefined();
     synth.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId(synth.stack.consumer.function) },
       MaximumRetryAttempts: 0,
@@ -123,6 +124,55 @@ describe('ShardLeaseConsumer props', () => {
     expect(() => build({ entry: ENTRY, period: Duration.minutes(1), timeout: Duration.seconds(60) })).toThrow(
       /must be below period/,
     );
+  });
+
+  const buildWithLease = (serviceLease: Duration | undefined, consumerLease: Duration) => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'S', { env: ENV });
+    const stream = Stream.fromStreamArn(stack, 'Orders', STREAM_ARN);
+    const leases = new ShardLease(stack, 'Leases', {
+      stream,
+      dashboard: false,
+      ...(serviceLease && { leaseDuration: serviceLease }),
+    });
+    const fn = new LambdaFn(stack, 'Mine', {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('exports.handler = async () => ({})'),
+      timeout: Duration.seconds(50),
+    });
+    new ShardLeaseConsumer(stack, 'C', { shardLease: leases, function: fn, leaseDuration: consumerLease });
+    const { variables } = stack.resolve((fn.node.defaultChild as { environment?: unknown }).environment) as {
+      variables: Record<string, unknown>;
+    };
+    return variables;
+  };
+
+  it('passes the deprecated leaseDuration on as LEASE_DURATION_MS when it equals the ShardLease’s', () => {
+    expect(buildWithLease(undefined, Duration.seconds(10)).LEASE_DURATION_MS).toBe('10000');
+    expect(buildWithLease(Duration.seconds(30), Duration.millis(30_000)).LEASE_DURATION_MS).toBe('30000');
+  });
+
+  it('refuses a leaseDuration other than the ShardLease’s, showing both', () => {
+    expect(() => buildWithLease(Duration.seconds(30), Duration.seconds(10))).toThrow(
+      "leaseDuration (10 seconds) must equal the ShardLease's lease duration (30 seconds)",
+    );
+    expect(() => buildWithLease(undefined, Duration.seconds(20))).toThrow(
+      "leaseDuration (20 seconds) must equal the ShardLease's lease duration (10 seconds)",
+    );
+  });
+
+  it('leaves a leaseDuration that is a token to the deployment', () => {
+    const variables = buildWithLease(undefined, Duration.millis(Token.asNumber({ Ref: 'LeaseMs' })));
+    expect(variables.LEASE_DURATION_MS).toEqual({ Ref: 'LeaseMs' });
+  });
+
+  it('exposes the ShardLease’s lease duration, the default one too', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S', { env: ENV });
+    expect(new ShardLease(stack, 'A').leaseDuration.toMilliseconds()).toBe(10_000);
+    expect(
+      new ShardLease(stack, 'B', { leaseDuration: Duration.seconds(4) }).leaseDuration.toMilliseconds(),
+    ).toBe(4_000);
   });
 
   it('needs exactly one of entry and function, and a stream', () => {

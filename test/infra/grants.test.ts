@@ -120,6 +120,29 @@ describe('grantConsume', () => {
   });
 });
 
+describe('the claim withdrawal and the lease terms', () => {
+  it('are a consumer’s: a worker withdraws its own claim and reads the terms it paces itself by', () => {
+    const [statement] = managedPolicyStatements(template(), leases().consumePolicy);
+    expect(routeKeysOf(statement?.resource)).toEqual(
+      expect.arrayContaining(['DELETE /shards/*/claim', 'GET /terms']),
+    );
+  });
+
+  it('give a reader the terms, which change nothing, but not the withdrawal, which writes', () => {
+    const [statement] = managedPolicyStatements(template(), leases().readPolicy);
+    const keys = routeKeysOf(statement?.resource);
+    expect(keys).toContain('GET /terms');
+    expect(keys).not.toContain('DELETE /shards/*/claim');
+  });
+
+  it('are no admin’s routes', () => {
+    const [statement] = managedPolicyStatements(template(), leases().adminPolicy);
+    expect(routeKeysOf(statement?.resource)).toEqual(ADMIN_ROUTE_KEYS);
+    expect(ADMIN_ROUTE_KEYS).not.toContain('GET /terms');
+    expect(ADMIN_ROUTE_KEYS).not.toContain('DELETE /shards/*/claim');
+  });
+});
+
 describe('grantRead', () => {
   it('attaches the read policy, which allows exactly the read-only routes', () => {
     expect(roleRights(template(), synth.stack.roles.reader)).toEqual({

@@ -5,7 +5,10 @@
 import type { IConstruct } from 'constructs';
 import { logicalId } from './synth';
 
-/** What a worker calls: its own leases, checkpoints, renewals and claims, and every read-only route. */
+/**
+ * What a worker calls: its own leases, checkpoints, renewals, claims and their withdrawal, and every
+ * read-only route.
+ */
 export const CONSUME_ROUTE_KEYS: readonly string[] = [
   'POST /shards/*/lease',
   'PUT /shards/*/checkpoint',
@@ -13,10 +16,12 @@ export const CONSUME_ROUTE_KEYS: readonly string[] = [
   'DELETE /shards/*/lease',
   'GET /shards/*/owner',
   'POST /shards/*/claim',
+  'DELETE /shards/*/claim',
   'GET /workers',
   'GET /shards',
   'POST /workers/*/renew',
   'POST /workers/*/heartbeat',
+  'GET /terms',
 ];
 
 export const READ_ROUTE_KEYS: readonly string[] = [
@@ -24,6 +29,7 @@ export const READ_ROUTE_KEYS: readonly string[] = [
   'GET /shards/*/owner',
   'GET /workers',
   'GET /shards',
+  'GET /terms',
 ];
 
 /** `DELETE /shards/*` as a whole: IAM cannot tell `?force=true` from an owner's own delete. */

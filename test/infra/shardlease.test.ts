@@ -112,7 +112,7 @@ describe('the functions', () => {
     }
   });
 
-  it('give every function that uses the table its name and the lease settings', () => {
+  it('give every function but $default the table name and the lease settings (DescribeTerms states them)', () => {
     for (const [, fn] of tableFunctions()) {
       expect(functionResource(fn)?.Environment.Variables).toMatchObject({
         TABLE_NAME: { Ref: logicalId(construct().table) },
@@ -168,6 +168,20 @@ describe('the IAM rights of each function', () => {
       }
     },
   );
+
+  it('DescribeTermsFunction has no DynamoDB permission at all: it reads the terms from its environment', () => {
+    const statements = roleStatements(template(), construct().functions.describeTerms);
+    expect(actionsOf(statements)).toEqual(logWrite);
+    expect(statements.filter((s) => s.actions.some((a) => !a.startsWith('logs:')))).toEqual([]);
+  });
+
+  it('WithdrawClaimFunction may update a row and read it after a refused write, on the table only', () => {
+    const statements = roleStatements(template(), construct().functions.withdrawClaim);
+    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')))).toEqual([
+      { actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'], resource: tableArn() },
+    ]);
+    expect(actionsOf(statements)).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem', ...logWrite].sort());
+  });
 
   it('the $default function may only write its logs', () => {
     expect(actionsOf(roleStatements(template(), construct().notFoundFunction))).toEqual(logWrite);

@@ -20,6 +20,8 @@ import { countingClient, createTestTable, type TestTable, testEndpoint } from '.
 import { documentOperations, expectMatchesOpenApi, validatorFor } from '../support/openapi';
 
 const LEASE_DURATION_MS = 600_000;
+/** Not the default (120000), so that DescribeTerms shows it states the configured value. */
+const CLAIM_TIMEOUT_MS = 900_000;
 
 let table: TestTable;
 /** `operation status code` of every reply, for the coverage check at the end. */
@@ -44,6 +46,7 @@ beforeAll(async () => {
   process.env.TABLE_NAME = table.tableName;
   process.env.DYNAMODB_ENDPOINT = testEndpoint();
   process.env.LEASE_DURATION_MS = String(LEASE_DURATION_MS);
+  process.env.CLAIM_TIMEOUT_MS = String(CLAIM_TIMEOUT_MS);
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   for (const route of ROUTES) handlers[route.name] = await importHandler(route.entry);
 });
@@ -548,6 +551,116 @@ describe('ClaimShard (POST /shards/{shardId}/claim)', () => {
   });
 });
 
+describe('WithdrawClaim (DELETE /shards/{shardId}/claim)', () => {
+  const claim = (shardId: string, workerId: string) =>
+    invoke('claimShard', { pathParameters: { shardId }, body: { workerId } });
+  const withdraw = (shardId: string, query?: Record<string, string>) =>
+    invoke('withdrawClaim', { pathParameters: { shardId }, ...(query && { query }) });
+
+  it('takes back the caller’s claim with 204 and no body, so that the owner renews again', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    await claim(shardId, 'worker b/1');
+    const reply = await withdraw(shardId, { workerId: 'worker b/1' });
+    expect(reply.statusCode).toBe(204);
+    expect(reply.rawBody).toBeUndefined();
+    const row = await rowOf(shardId);
+    expect(row?.ClaimRequest).toBeUndefined();
+    expect(row?.ClaimedAt).toBeUndefined();
+    expect(row?.AssignedTo?.S).toBe('worker-a');
+    const renewal = await take(shardId, 'worker-a');
+    expect(renewal.statusCode).toBe(200);
+    expect(renewal.body.leaseCounter).toBe(1);
+  });
+
+  it('answers 204 and changes nothing for another worker’s claim, an unclaimed shard or no row', async () => {
+    const [claimed, unclaimed, none] = [newShard(), newShard(), newShard()];
+    await take(claimed, 'worker-a');
+    await claim(claimed, 'worker-b');
+    await take(unclaimed, 'worker-a');
+    const before = [await rowOf(claimed), await rowOf(unclaimed)];
+    for (const shardId of [claimed, unclaimed, none]) {
+      expect((await withdraw(shardId, { workerId: 'worker-c' })).statusCode).toBe(204);
+    }
+    expect([await rowOf(claimed), await rowOf(unclaimed)]).toEqual(before);
+    expect(await rowOf(none)).toBeUndefined();
+  });
+
+  it('fails with 400 naming `workerId` when the query has none or a bad one, and changes nothing', async () => {
+    const shardId = newShard();
+    await take(shardId, 'worker-a');
+    await claim(shardId, 'worker-b');
+    const before = await rowOf(shardId);
+    for (const query of [undefined, { workerId: '' }, { workerId: 'w'.repeat(257) }]) {
+      const reply = await withdraw(shardId, query);
+      expect([query, reply.statusCode, fieldsOf(reply)]).toEqual([query, 400, ['workerId']]);
+    }
+    expect(await rowOf(shardId)).toEqual(before);
+  });
+
+  it('fails with 400 naming `shardId` for a bad shard id, and an unknown query parameter by name', async () => {
+    const badShard = await withdraw('a b', { workerId: 'worker-b' });
+    expect(badShard.statusCode).toBe(400);
+    expect(fieldsOf(badShard)).toEqual(['shardId']);
+    const unknown = await withdraw(newShard(), { workerId: 'worker-b', force: 'true' });
+    expect(unknown.statusCode).toBe(400);
+    expect(fieldsOf(unknown)).toEqual(['force']);
+  });
+
+  it('fails with 400 naming `body` for a body, saying the worker goes in the query string', async () => {
+    const reply = await invoke('withdrawClaim', {
+      pathParameters: { shardId: newShard() },
+      body: { workerId: 'worker-b' },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect(reply.body.fields).toEqual([
+      {
+        field: 'body',
+        message:
+          'must be empty: DELETE /shards/{shardId}/claim takes no body; send workerId in the query string (?workerId=…)',
+      },
+    ]);
+  });
+});
+
+describe('DescribeTerms (GET /terms)', () => {
+  it('states the LEASE_DURATION_MS and CLAIM_TIMEOUT_MS the function was configured with', async () => {
+    const reply = await invoke('describeTerms');
+    expect(reply.statusCode).toBe(200);
+    expect(reply.headers['content-type']).toBe('application/json');
+    expect(reply.body).toEqual({ leaseDurationMs: LEASE_DURATION_MS, claimTimeoutMs: CLAIM_TIMEOUT_MS });
+  });
+
+  it('reads nothing from the table', async () => {
+    const { createHttpHandler, logger } =
+      await importFromRoot<typeof LambdaHandlerModule>('lib/http/lambda-handler');
+    const { DynamoCheckpointer } = await importFromRoot<typeof DynamoCheckpointerModule>(
+      'lib/store/dynamo-checkpointer',
+    );
+    const io = countingClient();
+    const checkpointer = new DynamoCheckpointer({
+      client: io.client,
+      tableName: table.tableName,
+      leaseDurationMs: 1_234,
+      claimTimeoutMs: 5_678,
+    });
+    const handler = createHttpHandler('describeTerms', () => ({ logger, checkpointer }));
+    const reply = await invokeWith(handler, 'describeTerms');
+    expect(reply.body).toEqual({ leaseDurationMs: 1_234, claimTimeoutMs: 5_678 });
+    expect(io.total()).toBe(0);
+    io.client.destroy();
+  });
+
+  it('fails with 400 naming an unknown query parameter, and a body', async () => {
+    const query = await invoke('describeTerms', { query: { workerId: 'worker-a' } });
+    expect(query.statusCode).toBe(400);
+    expect(fieldsOf(query)).toEqual(['workerId']);
+    const body = await invoke('describeTerms', { body: {} });
+    expect(body.statusCode).toBe(400);
+    expect(fieldsOf(body)).toEqual(['body']);
+  });
+});
+
 describe('ListActiveWorkers (GET /workers)', () => {
   it('lists each worker’s live leases and the unassigned shards of the asked set', async () => {
     const [a1, a2, free, unknown] = [newShard(), newShard(), newShard(), newShard()];
@@ -638,8 +751,18 @@ describe('Heartbeat (POST /workers/{workerId}/heartbeat)', () => {
     expect(reply.statusCode).toBe(200);
     expect(reply.body.renewed.map((l: { shardId: string }) => l.shardId)).toEqual([mine]);
     expect(reply.body.lost).toEqual([expect.objectContaining({ shardId: stale, code: 'LeaseLost' })]);
-    expect(reply.body).toMatchObject({ failed: [], take: expect.any(Array), steals: expect.any(Array) });
+    expect(reply.body).toMatchObject({
+      failed: [],
+      take: expect.any(Array),
+      steals: expect.any(Array),
+      overdue: expect.any(Array),
+    });
     expect(typeof reply.body.target).toBe('number');
+    // The service states its lease terms in every answer: workers pace themselves by them.
+    expect(reply.body.terms).toEqual({
+      leaseDurationMs: LEASE_DURATION_MS,
+      claimTimeoutMs: CLAIM_TIMEOUT_MS,
+    });
   });
 
   it('fails with 400 naming the bad lease fields, and renews nothing', async () => {

@@ -263,6 +263,92 @@ describe('POST /shards/{shardId}/claim', () => {
   });
 });
 
+describe('DELETE /shards/{shardId}/claim', () => {
+  it('takes back the caller’s claim with 204, so that the owner’s renewal succeeds again', async () => {
+    const id = shard();
+    await call('POST', `/shards/${id}/lease`, { workerId: 'w1' });
+    await call('POST', `/shards/${id}/claim`, { workerId: 'claimer/2' });
+    expect((await call('POST', `/shards/${id}/lease`, { workerId: 'w1' })).body.code).toBe('ShardClaimed');
+    const reply = await call('DELETE', `/shards/${id}/claim?workerId=${encodeURIComponent('claimer/2')}`);
+    expect(reply.status).toBe(204);
+    expect(reply.body).toBeUndefined();
+    const renewed = await call('POST', `/shards/${id}/lease`, { workerId: 'w1' });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body.claimRequest).toBeUndefined();
+  });
+
+  it('answers 204 and changes nothing for another worker’s claim and for a shard with no row', async () => {
+    const id = shard();
+    await call('POST', `/shards/${id}/lease`, { workerId: 'w1' });
+    await call('POST', `/shards/${id}/claim`, { workerId: 'w2' });
+    const missing = shard();
+    const before = await scanTable();
+    expect((await call('DELETE', `/shards/${id}/claim?workerId=w3`)).status).toBe(204);
+    expect((await call('DELETE', `/shards/${missing}/claim?workerId=w3`)).status).toBe(204);
+    expect(await scanTable()).toEqual(before);
+  });
+});
+
+describe('GET /terms', () => {
+  it('states the lease duration and claim timeout the server was started with', async () => {
+    const reply = await call('GET', '/terms');
+    expect(reply.status).toBe(200);
+    expect(reply.contentType).toBe('application/json');
+    expect(reply.body).toEqual({ leaseDurationMs: LEASE, claimTimeoutMs: CLAIM });
+  });
+});
+
+describe('POST /workers/{workerId}/heartbeat', () => {
+  it('renews the held lease and carries the lease terms and the overdue shards', async () => {
+    // Its own table: a heartbeat records the worker in a registry row, which the listing tests would see.
+    const beating = await startLocalServer({
+      port: 0,
+      dynamoDbEndpoint: testEndpoint(),
+      tableName: uniqueTableName('local-heartbeat'),
+      createTable: true,
+      leaseDurationMs: LEASE,
+      claimTimeoutMs: CLAIM,
+      reaperIntervalMs: 0,
+      clock,
+      logger: new Logger({ logLevel: 'SILENT' }),
+    });
+    const post = async (path: string, body: unknown): Promise<Reply> => {
+      const response = await fetch(`${beating.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const contentType = response.headers.get('content-type');
+      const answer = {
+        status: response.status,
+        contentType,
+        headers: response.headers,
+        body: await response.json(),
+      };
+      expectMatchesOpenApi({
+        method: 'POST',
+        path,
+        status: answer.status,
+        contentType: contentType ?? '',
+        body: answer.body,
+      });
+      return answer;
+    };
+    try {
+      const taken = await post('/shards/shardId-beat/lease', { workerId: 'beater' });
+      const reply = await post('/workers/beater/heartbeat', {
+        held: [{ shardId: 'shardId-beat', leaseCounter: taken.body.leaseCounter }],
+      });
+      expect(reply.status).toBe(200);
+      expect(reply.body.renewed.map((l: { shardId: string }) => l.shardId)).toEqual(['shardId-beat']);
+      expect(reply.body.overdue).toEqual(expect.any(Array));
+      expect(reply.body.terms).toEqual({ leaseDurationMs: LEASE, claimTimeoutMs: CLAIM });
+    } finally {
+      await beating.close();
+    }
+  });
+});
+
 describe('POST /workers/{workerId}/renew', () => {
   it('renews the worker’s leases and reports the others as lost, per shard', async () => {
     const [mine, theirs] = [shard(), shard()];
@@ -470,6 +556,41 @@ describe('bad input', () => {
       field: 'verbose',
     },
     {
+      name: 'a claim withdrawal without workerId',
+      method: 'DELETE',
+      path: '/shards/s-1/claim',
+      status: 400,
+      field: 'workerId',
+    },
+    {
+      name: 'a claim withdrawal with an empty workerId',
+      method: 'DELETE',
+      path: '/shards/s-1/claim?workerId=',
+      status: 400,
+      field: 'workerId',
+    },
+    {
+      name: 'a claim withdrawal for a bad shard id',
+      method: 'DELETE',
+      path: '/shards/bad%21id/claim?workerId=w',
+      status: 400,
+      field: 'shardId',
+    },
+    {
+      name: 'an unknown query parameter on a claim withdrawal',
+      method: 'DELETE',
+      path: '/shards/s-1/claim?workerId=w&force=true',
+      status: 400,
+      field: 'force',
+    },
+    {
+      name: 'a query parameter on the terms',
+      method: 'GET',
+      path: '/terms?workerId=w',
+      status: 400,
+      field: 'workerId',
+    },
+    {
       name: 'an empty renewal list',
       method: 'POST',
       path: '/workers/w/renew',
@@ -541,6 +662,17 @@ describe('routing', () => {
     expect(reply.status).toBe(405);
     expect(reply.body.code).toBe('MethodNotAllowed');
     expect(reply.headers.get('allow')).toBe('POST, DELETE');
+  });
+
+  it('answers a wrong method on the claim and on the terms with 405 and the allowed ones', async () => {
+    const claim = await call('PUT', '/shards/s-1/claim', undefined, { skipOpenApi: true });
+    expect(claim.status).toBe(405);
+    expect(claim.body.code).toBe('MethodNotAllowed');
+    expect(claim.headers.get('allow')).toBe('POST, DELETE');
+    const terms = await call('POST', '/terms', undefined, { skipOpenApi: true });
+    expect(terms.status).toBe(405);
+    expect(terms.body.code).toBe('MethodNotAllowed');
+    expect(terms.headers.get('allow')).toBe('GET');
   });
 
   it('serves a page listing shards, owners and checkpoints at /', async () => {

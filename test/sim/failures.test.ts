@@ -80,7 +80,7 @@ const aborted = (signal: AbortSignal): Promise<void> =>
   });
 
 /** stop() waits on virtual timers: run the clock while it does (it is bounded by stopTimeoutMs). */
-async function stopAll(scheduler: VirtualScheduler, stops: ReadonlyArray<Promise<void>>): Promise<void> {
+async function stopAll(scheduler: VirtualScheduler, stops: ReadonlyArray<Promise<unknown>>): Promise<void> {
   await scheduler.advance(2 * LEASE_MS);
   await Promise.all(stops);
 }
@@ -150,7 +150,7 @@ describe('a processor that returns or throws', () => {
 });
 
 describe('a renewal that never answers', () => {
-  it('aborts the signal at the local expiry, before the lease timeout, and a peer takes the shard only after that', async () => {
+  it('aborts the signal at the local expiry, before the lease timeout; a peer takes the shard only after that, the worker itself again as a new lease', async () => {
     const w = world();
     const w0 = w.worker('w0', (lease) => aborted(lease.signal));
     const w1 = w.worker('w1', (lease) => aborted(lease.signal));
@@ -182,10 +182,22 @@ describe('a renewal that never answers', () => {
     const timeouts = w.applied
       .filter((write) => write.after?.[Attr.AssignedTo] === 'w0')
       .map((write) => parseLeaseTime(String(write.after?.[Attr.LeaseTimeout])) ?? 0);
-    const serviceExpiry = Math.max(...timeouts);
     expect(first?.abortedAtMs).toBeLessThan(Math.min(...timeouts));
-    expect(second?.worker).toBe('w1');
-    expect(second?.atMs).toBeGreaterThanOrEqual(serviceExpiry);
+    // w0's next listing shows the lease still under its id (the hung renewals extended it): it takes
+    // it again as a new lease (the counter moves), after its processor was told to stop.
+    expect(second?.worker).toBe('w0');
+    expect(second?.atMs).toBeGreaterThan(first?.abortedAtMs ?? Number.POSITIVE_INFINITY);
+    expect(second?.lease.startingCheckpoint).toBe(first?.lease.startingCheckpoint);
+    // A peer never takes it while any lease the service granted w0 is live.
+    for (const gain of w.gained.filter((g) => g.worker === 'w1')) {
+      const granted = w.applied.filter(
+        (write) => write.after?.[Attr.AssignedTo] === 'w0' && write.atMs <= gain.atMs,
+      );
+      const expiry = Math.max(
+        ...granted.map((write) => parseLeaseTime(String(write.after?.[Attr.LeaseTimeout])) ?? 0),
+      );
+      expect(gain.atMs).toBeGreaterThanOrEqual(expiry);
+    }
 
     // Not frozen: with a renewal hanging, w0 went on listing and taking.
     const listingsAfterExpiry = w0.io.calls.filter(

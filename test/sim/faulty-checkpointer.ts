@@ -13,8 +13,13 @@
  *   after the caller has moved on); the caller sees the first answer only;
  * - throttle: the service answers Throttled (the core's ThrottledError), nothing applied;
  * - down: inside a service-down window every call fails (HTTP 503), nothing applied;
- * - partition: inside the worker's partition window every call vanishes (never applied, never answered).
+ * - partition: inside the worker's partition window every call vanishes (never applied, never answered);
+ * - slow: inside the worker's slow window every answer comes late (the request lands at once).
  *
+ * The per-call faults above are drawn only on a faulty link (the world picks a minority of workers, or
+ * all of them in a storm); down windows hit everyone. A link may also carry a scripted trigger: when a
+ * call it names is sent, the request lands and the trigger fires (the process dies, or is told to stop),
+ * and the answer, if any, arrives after that.
  * Errors are what ShardLeaseClient throws for the same situations (a ShardLeaseError `Internal` with
  * status 0 for the network, 503 for the service). No fault is drawn for a call sent at or after
  * `faultsUntilMs`, and no late landing of an earlier one comes after `faultsUntilMs + maxReorderMs`
@@ -27,6 +32,7 @@ import type {
   HeartbeatRequest,
   HeartbeatResult,
   InitResult,
+  LeaseTerms,
   ListActiveWorkersOptions,
   ListShardsOptions,
   ReleaseRequest,
@@ -51,11 +57,14 @@ export const NETWORK_FAULTS = [
   'throttle',
   'down',
   'partition',
+  'slow',
 ] as const;
 export type NetworkFault = (typeof NETWORK_FAULTS)[number];
 
 /** Relative weights of what happens to one call in the fault phase (`none`: nothing). */
-export type CallWeights = Readonly<Record<'none' | Exclude<NetworkFault, 'down' | 'partition'>, number>>;
+export type CallWeights = Readonly<
+  Record<'none' | Exclude<NetworkFault, 'down' | 'partition' | 'slow'>, number>
+>;
 
 export const DEFAULT_CALL_WEIGHTS: CallWeights = {
   none: 78,
@@ -83,20 +92,42 @@ export interface NetworkPlan {
   readonly downWindows: readonly Window[];
 }
 
+/** A window in which every answer to a worker comes `delayMs` late. */
+export interface SlowWindow extends Window {
+  readonly delayMs: number;
+}
+
 /** One worker process's connection. */
 export interface Link {
   /** The process, e.g. `w2#1` (worker w2, incarnation 1). */
   readonly name: string;
+  /** Per-call faults are drawn for this link in the fault phase. */
+  readonly faulty: boolean;
   /** Partition windows of this worker. */
   readonly partitions: readonly Window[];
+  /** Slow windows of this worker. */
+  readonly slow: readonly SlowWindow[];
+  /**
+   * A scripted fault armed on this link: the next call whose description starts with `call` lands, then
+   * `fire` runs (at the same instant, after the request left), and the answer comes `answerDelayMs`
+   * later, if the process is still there to receive it.
+   */
+  trigger?: { readonly call: string; readonly answerDelayMs: number; readonly fire: () => void };
   /** Crashed: calls are never sent, answers never arrive. */
   dead: boolean;
   /** `stop()` has returned: any call now is the coordinator's bug. */
   stopped: boolean;
+  /** When a call of this process was first answered (without an error): it is up from then on. */
+  firstAnswerMs?: number;
 }
 
 const within = (windows: readonly Window[], atMs: number) =>
   windows.some((w) => atMs >= w.fromMs && atMs < w.toMs);
+
+/** Whether the link is cut off or slow at `atMs`: what the liveness check calls unhealthy. */
+export function linkImpaired(link: Link, atMs: number): boolean {
+  return within(link.partitions, atMs) || within(link.slow, atMs);
+}
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
@@ -137,9 +168,33 @@ export class FaultyNetwork {
   }
 
   call<T>(link: Link, what: string, apply: () => Promise<T>, describe: (value: T) => string): Promise<T> {
+    const result = this.send(link, what, apply, describe);
+    result.then(
+      () => {
+        link.firstAnswerMs ??= this.scheduler.now();
+      },
+      () => undefined,
+    );
+    return result;
+  }
+
+  private send<T>(
+    link: Link,
+    what: string,
+    apply: () => Promise<T>,
+    describe: (value: T) => string,
+  ): Promise<T> {
     this.calls++;
     if (link.stopped) this.onCallAfterStop(link, what);
     if (link.dead) return never();
+    const trigger = link.trigger;
+    if (trigger && what.startsWith(trigger.call)) {
+      link.trigger = undefined;
+      const result = this.answer(link, what, apply, describe);
+      result.catch(() => undefined);
+      this.scheduler.setTimeout(trigger.fire, 0);
+      return sleep(this.scheduler, trigger.answerDelayMs).then(() => this.deliver(link, result));
+    }
     const now = this.scheduler.now();
     if (now >= this.plan.faultsUntilMs) return this.answer(link, what, apply, describe);
     if (within(this.plan.downWindows, now)) {
@@ -154,6 +209,14 @@ export class FaultyNetwork {
       this.fault(link, 'partition', what);
       return never();
     }
+    const slow = link.slow.find((w) => now >= w.fromMs && now < w.toMs);
+    if (slow) {
+      this.fault(link, 'slow', what);
+      const result = this.answer(link, what, apply, describe);
+      result.catch(() => undefined);
+      return sleep(this.scheduler, slow.delayMs).then(() => this.deliver(link, result));
+    }
+    if (!link.faulty) return this.answer(link, what, apply, describe);
     const kind = this.drawCall();
     if (kind === 'none') return this.answer(link, what, apply, describe);
     this.fault(link, kind, what);
@@ -354,7 +417,7 @@ export class FaultyCheckpointer implements Checkpointer {
           r.steals.length > 0
             ? ` steal ${r.steals.map((x) => `${x.shardId} from ${x.victim}`).join(', ')}`
             : ''
-        } target ${r.target}`,
+        }${r.overdue.length > 0 ? ` overdue [${r.overdue.join(' ')}]` : ''} target ${r.target}`,
     );
   }
 
@@ -364,6 +427,24 @@ export class FaultyCheckpointer implements Checkpointer {
       `claim ${shardId}`,
       () => this.service.claimShard(shardId, claimerId),
       leaseText,
+    );
+  }
+
+  withdrawClaim(shardId: string, claimerId: string): Promise<void> {
+    return this.network.call(
+      this.link,
+      `withdrawClaim ${shardId}`,
+      () => this.service.withdrawClaim(shardId, claimerId),
+      () => 'ok',
+    );
+  }
+
+  leaseTerms(): Promise<LeaseTerms> {
+    return this.network.call(
+      this.link,
+      'leaseTerms',
+      () => this.service.leaseTerms(),
+      (terms) => `lease ${terms.leaseDurationMs} ms, claims ${terms.claimTimeoutMs} ms`,
     );
   }
 

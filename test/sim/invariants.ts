@@ -12,6 +12,15 @@
  *     three lease periods after that;
  * (d) parents before children: a shard's first side effect comes after every parent's SHARD_END was
  *     applied;
+ * (e) liveness, during faults as well as after: a shard that needs processing (eligible, not finished)
+ *     and has no active processor is idle while it is free to take (no live lease) or while a healthy
+ *     worker holds it (which must then process it); a live lease held by a worker that is not healthy
+ *     (dead, stopping, cut off, slow, meeting faults) makes it not free, and the count starts again
+ *     when that lease ends. Idle time counts only while some healthy worker could take the shard
+ *     (running, reachable, answering promptly, not backing off that shard), and never exceeds one lease
+ *     period;
+ * (f) a stopped coordinator leaves no live lease and no fresh claim in the table under its worker id
+ *     that its stop result does not report;
  * and, from the writes the table applies: a lease never changes hands while it is live, and a
  * checkpoint is only ever written under a live lease; and a checkpoint the coordinator reports as
  * recorded is in the table.
@@ -35,6 +44,8 @@ export const VIOLATION_KINDS = [
   'phantomCheckpoint',
   'callAfterStop',
   'stopUnbounded',
+  'shardIdle',
+  'leftBehindByStop',
 ] as const;
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
@@ -65,6 +76,8 @@ export interface InvariantOptions {
   readonly leaseDurationMs: number;
   readonly shardIds: readonly string[];
   readonly parentsOf: (shardId: string) => readonly string[];
+  /** How long a worker backs off a shard whose processor returned or threw, at most. */
+  readonly retakeBackoffMs?: number;
 }
 
 interface ShardState {
@@ -78,6 +91,31 @@ interface ShardState {
   /** First progress at or after max(heal, eligibility). */
   recoveredAtMs?: number;
   reportedStuck: boolean;
+  /** The idle stretch in progress (e): when it began, and the unhealthy time counted by then. */
+  idle?: {
+    readonly fromMs: number;
+    excludedMs: number;
+    reported: boolean;
+    /** The latest processor when the stretch began: a later one that came and went restarts it. */
+    readonly afterPid: number | undefined;
+  };
+  /** Processes whose processor of this shard settled (returned or threw), and when: they back off it. */
+  readonly settled: Map<string, number>;
+}
+
+/** What the world tells the liveness check at each sample. */
+export interface LivenessSample {
+  /** Processes that could take a shard now: running, reachable, answering promptly. */
+  readonly healthy: readonly string[];
+  /** Whether the worker holding a live lease is healthy (then it must process the shard). */
+  readonly holderHealthy: (workerId: string) => boolean;
+  /** The table's row of a shard. */
+  readonly rowOf: (shardId: string) => LeaseRow | undefined;
+  /**
+   * Whether the fleet can know of the shard yet: in heartbeat mode only once discovery wrote its row
+   * (the service plans from the table); in listing mode always (every worker lists the stream).
+   */
+  readonly known: (shardId: string) => boolean;
 }
 
 const liveAt = (row: LeaseRow | undefined, atMs: number): boolean => {
@@ -86,6 +124,17 @@ const liveAt = (row: LeaseRow | undefined, atMs: number): boolean => {
   if (typeof owner !== 'string' || owner === '' || typeof timeout !== 'string') return false;
   return expiryOf(timeout) > atMs;
 };
+
+/**
+ * When the row's last lease ended, if it has: the release instant (a release writes it as the timeout)
+ * or the expiry. Undefined for a live lease or a row never leased.
+ */
+function freedAtMs(row: LeaseRow | undefined, atMs: number): number | undefined {
+  const timeout = row?.[Attr.LeaseTimeout];
+  if (typeof timeout !== 'string') return undefined;
+  const end = expiryOf(timeout);
+  return end <= atMs ? end : undefined;
+}
 
 /** parseLeaseTime, remembered: the same few timeouts are read again at every write of a row. */
 const expiries = new Map<string, number>();
@@ -114,13 +163,17 @@ export class Invariants {
   closestHandoverMs = Number.POSITIVE_INFINITY;
   /** Gains of a shard last processed by another process. */
   handovers = 0;
+  /** Longest idle time (e) of any shard, counted while a healthy worker could take it. */
+  worstIdleMs = 0;
+  worstIdleShard: string | undefined;
+  private lastSampleMs: number | undefined;
   private readonly shards = new Map<string, ShardState>();
   private healMs = Number.POSITIVE_INFINITY;
   private readonly maxGapMs: number;
 
   constructor(private readonly options: InvariantOptions) {
     for (const shardId of options.shardIds)
-      this.shards.set(shardId, { active: new Set(), reportedStuck: false });
+      this.shards.set(shardId, { active: new Set(), reportedStuck: false, settled: new Map() });
     this.maxGapMs = 3 * options.leaseDurationMs;
   }
 
@@ -168,7 +221,9 @@ export class Invariants {
     if (record.endedAtMs !== undefined) return;
     record.endedAtMs = this.options.clock.now();
     record.endedBy = by;
-    this.state(record.shardId).active.delete(record);
+    const state = this.state(record.shardId);
+    state.active.delete(record);
+    if (by === 'settled') state.settled.set(record.process, record.endedAtMs);
   }
 
   sideEffect(record: ProcessorRecord, batch: RecordBatch): void {
@@ -262,6 +317,99 @@ export class Invariants {
         'phantomCheckpoint',
         `p${record.pid} of ${record.process} was told ${record.shardId} checkpointed at ${sequenceNumber}, but the table holds ${stored ?? 'none'}`,
       );
+    }
+  }
+
+  // ---- liveness (e) ------------------------------------------------------------------------------
+
+  /**
+   * One sample of (e), taken every few milliseconds of virtual time: a stretch that begins at this
+   * sample is counted from the previous one (so a measured idle time is at most one sample long too).
+   */
+  checkLiveness(sample: LivenessSample): void {
+    const now = this.options.clock.now();
+    const previous = this.lastSampleMs ?? now;
+    this.lastSampleMs = now;
+    const backoff = this.options.retakeBackoffMs ?? 8 * this.options.leaseDurationMs;
+    for (const [shardId, state] of this.shards) {
+      if (!this.isIdle(shardId, state, sample, now)) {
+        state.idle = undefined;
+        continue;
+      }
+      // A processor that came and went since the stretch began (between two samples): given back by its
+      // processor, the shard is free from then on.
+      const last = state.last;
+      if (state.idle && last?.endedAtMs !== undefined && last.pid !== state.idle.afterPid) {
+        state.idle = { fromMs: last.endedAtMs, excludedMs: 0, reported: false, afterPid: last.pid };
+      }
+      state.idle ??= { fromMs: previous, excludedMs: 0, reported: false, afterPid: last?.pid };
+      // Freed again since (a release, or an expiry, after a take nobody processed under): the shard is
+      // free to take from that instant, and the count starts there.
+      const freedAt = freedAtMs(sample.rowOf(shardId), now);
+      if (freedAt !== undefined && freedAt > state.idle.fromMs) {
+        state.idle = { fromMs: freedAt, excludedMs: 0, reported: false, afterPid: last?.pid };
+      }
+      // Time in which no healthy worker could take it (none at all, or only ones backing off this
+      // shard after its processor failed there) does not count.
+      const able = sample.healthy.some((name) => !((state.settled.get(name) ?? -Infinity) > now - backoff));
+      if (!able) state.idle.excludedMs += now - previous;
+      const idleMs = now - state.idle.fromMs - state.idle.excludedMs;
+      if (idleMs > this.worstIdleMs) {
+        this.worstIdleMs = idleMs;
+        this.worstIdleShard = shardId;
+      }
+      if (idleMs > this.options.leaseDurationMs && !state.idle.reported) {
+        state.idle.reported = true;
+        this.violation(
+          'shardIdle',
+          `${shardId} idle for ${idleMs} ms (since ${state.idle.fromMs}, ${state.idle.excludedMs} ms of it without a healthy worker not counted), more than a lease period`,
+        );
+      }
+    }
+  }
+
+  private isIdle(shardId: string, state: ShardState, sample: LivenessSample, now: number): boolean {
+    if (state.finishedAtMs !== undefined || state.active.size > 0 || !sample.known(shardId)) return false;
+    for (const parentId of this.options.parentsOf(shardId)) {
+      if (this.state(parentId).finishedAtMs === undefined) return false;
+    }
+    const row = sample.rowOf(shardId);
+    const owner = row?.[Attr.AssignedTo];
+    // Not free: nobody else may take it before that lease ends, and its holder cannot be counted on.
+    if (typeof owner === 'string' && owner !== '' && liveAt(row, now) && !sample.holderHealthy(owner)) {
+      return false;
+    }
+    return true;
+  }
+
+  /** (f) After a stop: what the table still holds under the worker's id must be in the stop's report. */
+  checkStopped(
+    process: string,
+    workerId: string,
+    reported: { readonly leases: readonly string[]; readonly claims: readonly string[] },
+    rowOf: (shardId: string) => LeaseRow | undefined,
+  ): void {
+    const now = this.options.clock.now();
+    for (const shardId of this.shards.keys()) {
+      const row = rowOf(shardId);
+      if (row?.[Attr.AssignedTo] === workerId && liveAt(row, now) && !reported.leases.includes(shardId)) {
+        this.violation(
+          'leftBehindByStop',
+          `${process}: stop() returned, but ${workerId} still holds a live lease on ${shardId} it did not report`,
+        );
+      }
+      const claimedAt = row?.[Attr.ClaimedAt];
+      if (
+        row?.[Attr.ClaimRequest] === workerId &&
+        typeof claimedAt === 'string' &&
+        expiryOf(claimedAt) > now - 2 * this.options.leaseDurationMs &&
+        !reported.claims.includes(shardId)
+      ) {
+        this.violation(
+          'leftBehindByStop',
+          `${process}: stop() returned, but ${workerId}'s claim on ${shardId} is still pending and was not reported`,
+        );
+      }
     }
   }
 

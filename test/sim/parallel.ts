@@ -7,13 +7,13 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { emptyStats, mergeStats, type SeedFailure, type SeedStats } from './report';
-import type { WorldOverrides } from './world';
+import type { FaultKind, WorldOverrides } from './world';
 
 const BOOT = `
 const { parentPort, workerData } = require('node:worker_threads');
 require('tsx/cjs');
 const { runSeedRange } = require(workerData.report);
-runSeedRange(workerData.from, workerData.to, workerData.overrides).then(
+runSeedRange(workerData.from, workerData.to, workerData.overrides, workerData.only).then(
   (result) => parentPort.postMessage({ result }),
   (error) => parentPort.postMessage({ error: String((error && error.stack) || error) }),
 );
@@ -29,11 +29,16 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-function runInWorker(from: number, to: number, overrides: WorldOverrides): Promise<RangeResult> {
+function runInWorker(
+  from: number,
+  to: number,
+  overrides: WorldOverrides,
+  only: FaultKind | undefined,
+): Promise<RangeResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(BOOT, {
       eval: true,
-      workerData: { from, to, overrides, report: join(__dirname, 'report.ts') },
+      workerData: { from, to, overrides, only, report: join(__dirname, 'report.ts') },
     });
     worker.once('message', (message: { result?: RangeResult; error?: string }) => {
       void worker.terminate();
@@ -47,19 +52,23 @@ function runInWorker(from: number, to: number, overrides: WorldOverrides): Promi
   });
 }
 
-/** Seeds `from`..`to` (inclusive), split over `threads` worker threads, with `overrides` on every world. */
+/**
+ * Seeds `from`..`to` (inclusive), split over `threads` worker threads, with `overrides` on every world;
+ * with `only`, worlds whose one kind of fault is that one.
+ */
 export async function runSeedsInParallel(
   from: number,
   to: number,
   threads = defaultThreads(),
   overrides: WorldOverrides = {},
+  only?: FaultKind,
 ): Promise<RangeResult> {
   const started = performance.now();
   const count = to - from + 1;
   const per = Math.ceil(count / threads);
   const ranges: Array<[number, number]> = [];
   for (let a = from; a <= to; a += per) ranges.push([a, Math.min(to, a + per - 1)]);
-  const results = await Promise.all(ranges.map(([a, b]) => runInWorker(a, b, overrides)));
+  const results = await Promise.all(ranges.map(([a, b]) => runInWorker(a, b, overrides, only)));
   const stats = emptyStats();
   for (const result of results) mergeStats(stats, result.stats);
   return {

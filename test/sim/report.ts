@@ -16,6 +16,9 @@ export interface SeedStats {
   worstRecoveryMs: number;
   worstRecoverySeed: number | undefined;
   worstGapMs: number;
+  /** Longest a shard sat idle while a healthy worker could take it (liveness), and in which seed. */
+  worstIdleMs: number;
+  worstIdleSeed: number | undefined;
   worstStopMs: number;
   handovers: number;
   closestHandoverMs: number;
@@ -36,6 +39,8 @@ export function emptyStats(): SeedStats {
     worstRecoveryMs: 0,
     worstRecoverySeed: undefined,
     worstGapMs: 0,
+    worstIdleMs: 0,
+    worstIdleSeed: undefined,
     worstStopMs: 0,
     handovers: 0,
     closestHandoverMs: Number.POSITIVE_INFINITY,
@@ -64,6 +69,10 @@ export function addRun(stats: SeedStats, run: { readonly ok: boolean; readonly s
     stats.worstRecoverySeed = s.seed;
   }
   stats.worstGapMs = Math.max(stats.worstGapMs, s.worstGapMs);
+  if (stats.worstIdleSeed === undefined || s.worstIdleMs > stats.worstIdleMs) {
+    stats.worstIdleMs = s.worstIdleMs;
+    stats.worstIdleSeed = s.seed;
+  }
   stats.worstStopMs = Math.max(stats.worstStopMs, s.worstStopMs);
   stats.handovers += s.handovers;
   stats.closestHandoverMs = Math.min(stats.closestHandoverMs, s.closestHandoverMs);
@@ -94,6 +103,10 @@ export function mergeStats(into: SeedStats, from: SeedStats): void {
     into.worstRecoverySeed = from.worstRecoverySeed;
   }
   into.worstGapMs = Math.max(into.worstGapMs, from.worstGapMs);
+  if (into.worstIdleSeed === undefined || from.worstIdleMs > into.worstIdleMs) {
+    into.worstIdleMs = from.worstIdleMs;
+    into.worstIdleSeed = from.worstIdleSeed;
+  }
   into.worstStopMs = Math.max(into.worstStopMs, from.worstStopMs);
   into.handovers += from.handovers;
   into.closestHandoverMs = Math.min(into.closestHandoverMs, from.closestHandoverMs);
@@ -131,7 +144,7 @@ export function formatSummary(stats: SeedStats, realMs: number, leaseDurationMs 
     `| faults: ${faults}`,
     `| calls ${stats.calls}, side effects ${stats.sideEffects}, takes ${stats.takes}, shards ended ${stats.shardsEnded}, losses: ${losses}`,
     `| handovers ${stats.handovers}, closest ${stats.closestHandoverMs} ms after the previous processor stopped`,
-    `| worst recovery after heal ${periods(stats.worstRecoveryMs)} lease periods (seed ${stats.worstRecoverySeed ?? '-'}), worst gap ${periods(stats.worstGapMs)}, worst stop() ${stats.worstStopMs} ms`,
+    `| worst recovery after heal ${periods(stats.worstRecoveryMs)} lease periods (seed ${stats.worstRecoverySeed ?? '-'}), worst gap ${periods(stats.worstGapMs)}, worst idle while a healthy worker could take the shard ${periods(stats.worstIdleMs)} (seed ${stats.worstIdleSeed ?? '-'}), worst stop() ${stats.worstStopMs} ms`,
     `| table requests: ${store}`,
   ].join(' ');
 }
@@ -148,6 +161,7 @@ export async function runSeedRange(
   from: number,
   to: number,
   overrides: WorldOverrides = {},
+  only?: FaultKind,
   tailLines = 60,
 ): Promise<{
   readonly stats: SeedStats;
@@ -158,7 +172,7 @@ export async function runSeedRange(
   const stats = emptyStats();
   const failures: SeedFailure[] = [];
   for (let seed = from; seed <= to; seed++) {
-    const result = await runSeed(seed, {}, overrides);
+    const result = await runSeed(seed, {}, overrides, only);
     addRun(stats, result);
     if (!result.ok) {
       // Up to a few lines past the first violation: what led to it.

@@ -4,17 +4,22 @@
  *   npm run sim -- --seed 42 [--verbose]         one seed: its full trace, then its summary
  *   npm run sim -- --seeds 1..1000 [--threads N]  a range, in worker threads: each failing seed (its
  *                                                 violations and trace tail), then the counts
+ *   npm run sim -- --liveness [--seeds 1..50]     the liveness table: per kind of fault alone, and
+ *                                                 mixed, in both modes, the longest a shard sat idle
  *
+ * `--only KIND` gives worlds with that one kind of fault (what the liveness table runs).
  * `--verbose` adds the coordinators' own log lines to the trace. `--set name=value` replaces a number
  * (or the mode) of every seed's world, e.g. `--set claimTimeoutMs=12000` or `--set mode=heartbeat`.
  * The exit code is 1 when a seed fails.
  */
+
+import { formatLivenessTable, livenessTable } from './liveness-table';
 import { defaultThreads, runSeedsInParallel } from './parallel';
 import { describeFailure, formatSummary } from './report';
-import { runSeed, type WorldOverrides } from './world';
+import { configFor, FAULT_KINDS, type FaultKind, runSeed, type WorldOverrides } from './world';
 
 const USAGE =
-  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N]; either with [--set name=value]...';
+  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N] | --liveness [--seeds A..B]; with [--only KIND] [--set name=value]...';
 
 interface Args {
   readonly from: number;
@@ -23,6 +28,8 @@ interface Args {
   readonly verbose: boolean;
   readonly threads: number;
   readonly overrides: WorldOverrides;
+  readonly liveness: boolean;
+  readonly only: FaultKind | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -30,11 +37,19 @@ function parseArgs(argv: readonly string[]): Args {
   let single = false;
   let verbose = false;
   let threads = defaultThreads();
+  let liveness = false;
+  let only: FaultKind | undefined;
   const overrides: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--verbose' || arg === '-v') verbose = true;
-    else if (arg === '--seed') {
+    else if (arg === '--liveness') liveness = true;
+    else if (arg === '--only') {
+      const kind = argv[++i] as FaultKind;
+      if (!FAULT_KINDS.includes(kind))
+        throw new Error(`--only wants one of ${FAULT_KINDS.join(', ')}\n${USAGE}`);
+      only = kind;
+    } else if (arg === '--seed') {
       const seed = parseNumber(argv[++i]);
       range = [seed, seed];
       single = true;
@@ -49,8 +64,18 @@ function parseArgs(argv: readonly string[]): Args {
       overrides[name] = name === 'mode' ? value : parseNumber(value);
     } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
+  if (liveness) range ??= [1, 50];
   if (!range) throw new Error(USAGE);
-  return { from: range[0], to: range[1], single, verbose, threads, overrides: overrides as WorldOverrides };
+  return {
+    from: range[0],
+    to: range[1],
+    single,
+    verbose,
+    threads,
+    overrides: overrides as WorldOverrides,
+    liveness,
+    only,
+  };
 }
 
 function parseNumber(text: string | undefined): number {
@@ -61,11 +86,19 @@ function parseNumber(text: string | undefined): number {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.liveness) {
+    const { rows, realMs } = await livenessTable(args.from, args.to, args.threads);
+    console.log(formatLivenessTable(rows, configFor(1).leaseDurationMs, `${args.from}..${args.to}`));
+    console.log(`\n(${(realMs / 1000).toFixed(1)} s)`);
+    const failed = rows.some((row) => Object.values(row.byMode).some((cell) => cell.failures.length > 0));
+    return failed ? 1 : 0;
+  }
   if (args.single) {
     const result = await runSeed(
       args.from,
       { verbose: args.verbose, stopAtFirstViolation: false },
       args.overrides,
+      args.only,
     );
     console.log(result.trace.format());
     console.log('');
@@ -78,6 +111,7 @@ async function main(): Promise<number> {
     args.to,
     args.threads,
     args.overrides,
+    args.only,
   );
   for (const failure of failures) console.log(`${describeFailure(failure)}\n`);
   console.log(formatSummary(stats, realMs));

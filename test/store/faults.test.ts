@@ -861,20 +861,21 @@ function checkCheckpointsForward(
 }
 
 /**
- * (f) The instant a write carries (a take's LeaseTimeout − duration, a checkpoint's CheckpointedAt)
+ * (f) The instant a write carries (a take's LeaseTimeout − duration, a checkpoint's CheckpointedAt, a
+ * release's LeaseTimeout)
  * was read after the previous attempt of the same call on that shard ended (or after the call
  * started), and before the request left.
  */
 function checkFreshTime(run: Run): void {
   const calls = new Map(run.calls.map((c) => [`${c.worker}/${c.callId}`, c]));
   for (const e of run.ledger.entries) {
-    if (e.kind !== 'take' && e.kind !== 'renew' && e.kind !== 'checkpoint') continue;
+    if (e.kind !== 'take' && e.kind !== 'renew' && e.kind !== 'checkpoint' && e.kind !== 'release') continue;
     const call = e.callId === undefined ? undefined : calls.get(`${e.actor}/${e.callId}`);
     if (!call) continue;
     const written =
       e.kind === 'checkpoint' ? instantMs(e.row?.CheckpointedAt) : instantMs(e.row?.LeaseTimeout);
     if (written === undefined) continue;
-    const nowMs = e.kind === 'checkpoint' ? written : written - LEASE_MS;
+    const nowMs = e.kind === 'checkpoint' || e.kind === 'release' ? written : written - LEASE_MS;
     const before = requestsOf(run, e.actor, e.callId as number, e.shardId).filter(
       (r) => r.seq < e.requestSeq && ['UpdateItem', 'PutItem', 'DeleteItem'].includes(r.command),
     );

@@ -229,13 +229,18 @@ describe('rows we write', () => {
     expect(item.ClaimedAt?.S).toMatch(GO_RFC3339);
   });
 
-  it('leave Go’s LeaseTimeout in place on release, so that a Go claim can still lapse', async () => {
+  it('write the release instant as LeaseTimeout on release, in Go’s format, so that a Go claim lapses a claim timeout after the release', async () => {
     const id = shard();
     await table.checkpointer.getLease(id, { workerId: 'ts-worker' });
-    const before = (await rawItem(id))?.LeaseTimeout;
+    clock.advance(1_234);
     await table.checkpointer.removeLeaseOwner(id, 'ts-worker');
     const item = await rawItem(id);
     expect(item?.AssignedTo).toBeUndefined();
-    expect(item?.LeaseTimeout).toEqual(before);
+    expect(item?.LeaseTimeout?.S).toMatch(GO_RFC3339);
+    expect(Date.parse(item?.LeaseTimeout?.S ?? '')).toBe(clock.now());
+    // A release by a worker that does not own it (a retry, a stray call) leaves the row as it is.
+    clock.advance(1_000);
+    await table.checkpointer.removeLeaseOwner(id, 'ts-worker');
+    expect((await rawItem(id))?.LeaseTimeout).toEqual(item?.LeaseTimeout);
   });
 });

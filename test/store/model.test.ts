@@ -38,14 +38,14 @@ class Model {
     return r.owner !== undefined && r.timeoutMs !== undefined && r.timeoutMs > now;
   }
 
-  /** A claim counts for a claim timeout, and no longer than a lease period after the claimed lease ended. */
+  /** A claim counts for a claim timeout, and no longer than a renewal period (a third of the lease) after the claimed lease ended. */
   private claimPending(r: ModelRow, now: number): boolean {
     return (
       r.claim !== undefined &&
       r.claimedAtMs !== undefined &&
       r.claimedAtMs > now - CLAIM &&
       r.timeoutMs !== undefined &&
-      r.timeoutMs > now - LEASE
+      r.timeoutMs > now - Math.floor(LEASE / 3)
     );
   }
 
@@ -104,11 +104,17 @@ class Model {
     return ok;
   }
 
-  /** Idempotent: refused only when another worker owns the shard. */
-  release(shard: string, worker: string): Outcome {
+  /**
+   * Idempotent: refused only when another worker owns the shard. The owner's release writes the
+   * release instant as the timeout; on a row nobody owns it writes nothing.
+   */
+  release(shard: string, worker: string, now: number): Outcome {
     const r = this.rows.get(shard);
     if (r?.owner !== undefined && r.owner !== worker) return fail('LeaseLost');
-    if (r) delete r.owner;
+    if (r?.owner === worker) {
+      delete r.owner;
+      r.timeoutMs = now;
+    }
     return ok;
   }
 
@@ -331,7 +337,7 @@ describe('the lease engine against a reference model', () => {
               break;
             }
             case 'release':
-              expected = model.release(shardId, workerId);
+              expected = model.release(shardId, workerId, now);
               actual = await outcomeOf(() => cp.removeLeaseOwner(shardId, workerId));
               break;
             case 'claim':

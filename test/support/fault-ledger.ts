@@ -108,10 +108,11 @@ export function classifyWrite(
   let kind: WriteKind = 'other';
   if (set.includes('CheckpointedAt')) kind = 'checkpoint';
   else if (set.includes('AssignedTo') && set.includes('LeaseTimeout')) kind = 'take';
+  // A release removes the owner and writes the release instant as the timeout.
+  else if (remove.includes('AssignedTo') && !set.includes('AssignedTo')) kind = 'release';
   // A renewal may leave the owner as it is (the condition pins it) and move only the timeout.
   else if (set.includes('LeaseTimeout')) kind = 'renew';
   else if (set.includes('ClaimRequest')) kind = 'claim';
-  else if (remove.includes('AssignedTo') && !set.includes('AssignedTo')) kind = 'release';
   return { kind, set, remove };
 }
 

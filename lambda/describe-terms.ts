@@ -1,0 +1,3 @@
+import { createLambdaHandler } from '../lib/http/lambda-handler';
+
+export const handler = createLambdaHandler('describeTerms');

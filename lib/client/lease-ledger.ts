@@ -1,0 +1,83 @@
+/**
+ * What a coordinator owes back: every lease the service granted it, until it is released or seen in
+ * another worker's hands, and every claim it made, until the shard came over, the claim was withdrawn
+ * or replaced. What is left when `stop()` returns is what the service may still count as this worker's
+ * (the stop ran out of time, or it was told not to release): leases expire, claims lapse.
+ */
+export interface StopResult {
+  /** Leases the service granted this worker since `start()`. */
+  readonly leasesTaken: number;
+  /** Of those, leases given back (at the stop, at SHARD_END, after a processor finished or failed). */
+  readonly leasesReleased: number;
+  /**
+   * Shards whose lease this worker took and neither released nor saw taken by another worker: they
+   * expire within a lease period. Empty unless the stop ran out of time or did not release.
+   */
+  readonly leasesNotReleased: readonly string[];
+  /** Shards this worker claimed whose claim may still be pending: it lapses on its own. */
+  readonly claimsNotWithdrawn: readonly string[];
+}
+
+export class LeaseLedger {
+  private taken = 0;
+  private released = 0;
+  /** Shard id → the counter of the lease owed back. */
+  private readonly owed = new Map<string, number>();
+  private readonly claims = new Set<string>();
+
+  reset(): void {
+    this.taken = 0;
+    this.released = 0;
+    this.owed.clear();
+    this.claims.clear();
+  }
+
+  /** Claims that may still be pending. */
+  pendingClaims(): string[] {
+    return [...this.claims];
+  }
+
+  /** The service recorded this worker's claim on the shard. */
+  claimed(shardId: string): void {
+    this.claims.add(shardId);
+  }
+
+  /** The claim is settled: withdrawn, fulfilled by a take, or replaced by another worker's. */
+  claimSettled(shardId: string): void {
+    this.claims.delete(shardId);
+  }
+
+  /** The service granted this lease. */
+  granted(shardId: string, counter: number): void {
+    this.taken++;
+    this.owed.set(shardId, counter);
+    this.claims.delete(shardId);
+  }
+
+  /** The lease with this counter (or any, without one) is given back. */
+  releasedLease(shardId: string, counter?: number): void {
+    if (!this.settle(shardId, counter)) return;
+    this.released++;
+  }
+
+  /** Another worker holds the shard now (or its row is gone): nothing of ours is left to give back. */
+  gone(shardId: string, counter?: number): void {
+    this.settle(shardId, counter);
+  }
+
+  result(): StopResult {
+    return {
+      leasesTaken: this.taken,
+      leasesReleased: this.released,
+      leasesNotReleased: [...this.owed.keys()].sort(),
+      claimsNotWithdrawn: [...this.claims].sort(),
+    };
+  }
+
+  private settle(shardId: string, counter: number | undefined): boolean {
+    const owed = this.owed.get(shardId);
+    if (owed === undefined || (counter !== undefined && owed !== counter)) return false;
+    this.owed.delete(shardId);
+    return true;
+  }
+}
