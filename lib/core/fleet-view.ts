@@ -54,6 +54,8 @@ export class FleetView {
   private refreshing: Promise<FleetState> | undefined;
   /** Read again at the next request, whatever the snapshot's age. */
   private stale = false;
+  /** The earliest timeout of a lease live in the snapshot: once past, the plan changes (a lapse). */
+  private nextExpiryMs = Number.POSITIVE_INFINITY;
   /** When this view first saw each shard free, for rows that cannot tell (see rowFreeSince). */
   private readonly firstSeenFree = new Map<string, number>();
   /** Lapses seen in earlier snapshots: the rows that showed them may have been taken over since. */
@@ -68,7 +70,16 @@ export class FleetView {
   /** The current view, read anew when too old (concurrent callers share one read). */
   async current(): Promise<FleetState> {
     const state = this.state;
-    if (state && !this.stale && this.clock.now() - state.snapshot.takenAtMs < this.options.maxAgeMs) {
+    const now = this.clock.now();
+    // Healthy owners renew every renewal period, so a lease the snapshot shows expiring before it is
+    // replaced was not renewed for most of a lease: its owner is likely dead, and its shards wait for a
+    // plan that sees that. Read at once then, rather than up to the snapshot's age later.
+    if (
+      state &&
+      !this.stale &&
+      now - state.snapshot.takenAtMs < this.options.maxAgeMs &&
+      now < this.nextExpiryMs
+    ) {
       return state;
     }
     this.refreshing ??= this.refresh().finally(() => {
@@ -106,6 +117,7 @@ export class FleetView {
     const freeSinceMs = new Map<string, number>();
     const reserved = new Map<string, string>();
     const seen = new Set<string>();
+    let nextExpiryMs = Number.POSITIVE_INFINITY;
     for await (const row of this.store.scan({ consistent: false })) {
       if (isWorkerRow(row)) {
         const beat = workerBeatOf(row);
@@ -117,6 +129,8 @@ export class FleetView {
       seen.add(lease.shardId);
       if (evaluateCondition(hasLiveOwner(t), row)) {
         this.firstSeenFree.delete(lease.shardId);
+        const expiry = lease.leaseTimeout === undefined ? undefined : parseLeaseTime(lease.leaseTimeout);
+        if (expiry !== undefined) nextExpiryMs = Math.min(nextExpiryMs, expiry);
         continue;
       }
       if (!this.firstSeenFree.has(lease.shardId)) this.firstSeenFree.set(lease.shardId, takenAtMs);
@@ -148,6 +162,7 @@ export class FleetView {
       reservedFor: (lease) => reserved.get(lease.shardId),
     });
     this.lapsedAtMs = assignment.lapsedAtMs;
+    this.nextExpiryMs = nextExpiryMs;
     this.state = { snapshot, assignment };
     return this.state;
   }

@@ -100,6 +100,29 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         });
       });
 
+      it('answers a repeated take (the same takeId: a retry, a late copy) with the lease it granted, writing nothing', async () => {
+        const id = shard();
+        const first = await cp.getLease(id, { workerId: 'w1', newLease: true, takeId: 'take-1' });
+        clock.advance(1_000);
+        const again = await cp.getLease(id, { workerId: 'w1', newLease: true, takeId: 'take-1' });
+        // The same lease: neither a new counter nor a later timeout.
+        expect(again).toEqual(first);
+        const next = await cp.getLease(id, { workerId: 'w1', newLease: true, takeId: 'take-2' });
+        expect(next.leaseCounter).toBe(first.leaseCounter + 1);
+        // Another worker's take with the same id is a take like any other (refused: the lease is live).
+        expect((await failure(cp.getLease(id, { workerId: 'w2', takeId: 'take-2' }))).code).toBe(
+          'LeaseNotAcquired',
+        );
+      });
+
+      it('fails with ValidationError naming takeId when it is not 1..64 of A-Z a-z 0-9 _ . : -', async () => {
+        const id = shard();
+        for (const takeId of ['', 'a b', 'x'.repeat(65)]) {
+          expect(fieldsOf(await failure(cp.getLease(id, { workerId: 'w1', takeId })))).toEqual(['takeId']);
+        }
+        await expect(cp.fetchCheckpoint(id)).rejects.toMatchObject({ code: 'SequenceIDNotFound' });
+      });
+
       it('renews the caller’s own lease, moving the timeout and keeping LeaseCounter', async () => {
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });
@@ -575,6 +598,55 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         const answer = await cp.heartbeat('hb-w2', { held: [], capacity: 0 });
         expect(answer).toMatchObject({ renewed: [], lost: [], failed: [], terms: BEHAVIOUR_TERMS });
         expect(Array.isArray(answer.overdue)).toBe(true);
+      });
+    });
+
+    describe('heartbeat plans (each on its own table: the plan reads every row)', () => {
+      const { leaseDurationMs: lease } = BEHAVIOUR_TERMS;
+
+      it('tells a worker to take again the live leases under its id that it did not list (an earlier process’s)', async () => {
+        const own = await factory();
+        try {
+          await own.checkpointer.getLease('shardId-orphan', { workerId: 'restarted' });
+          own.clock.advance(lease / 2);
+          const answer = await own.checkpointer.heartbeat('restarted', { held: [] });
+          expect(answer.take).toContain('shardId-orphan');
+        } finally {
+          await own.close();
+        }
+      });
+
+      it('leaving: forgets the worker at once, so the shards it gave back are planned for the others', async () => {
+        const own = await factory();
+        const c = own.checkpointer;
+        try {
+          // Two workers heard from and past their join delay; `a` holds both shards.
+          for (const w of ['a', 'b']) await c.heartbeat(w, { held: [] });
+          own.clock.advance(lease / 2);
+          const leases = await Promise.all(
+            ['shardId-l0', 'shardId-l1'].map((id) => c.getLease(id, { workerId: 'a' })),
+          );
+          own.clock.advance(lease / 3);
+          const before = await c.heartbeat('b', { held: [] });
+          // Counted in the plan, `a` keeps one; `b` is to claim the other.
+          expect(before.target).toBe(1);
+          for (const held of leases)
+            await c.removeLeaseOwner(held.shardId, 'a', { leaseCounter: held.leaseCounter });
+          const left = await c.heartbeat('a', { held: [], leaving: true });
+          expect(left).toMatchObject({ renewed: [], take: [], steals: [], overdue: [], target: 0 });
+          const after = await c.heartbeat('b', { held: [] });
+          expect(after.target).toBe(2);
+          expect([...after.take].sort()).toEqual(['shardId-l0', 'shardId-l1']);
+        } finally {
+          await own.close();
+        }
+      });
+
+      it('refuses to leave while listing held leases, naming held, and changes nothing', async () => {
+        const error = await failure(
+          cp.heartbeat('leaving-w', { held: [{ shardId: shard(), leaseCounter: 1 }], leaving: true }),
+        );
+        expect(fieldsOf(error)).toEqual(['held']);
       });
     });
 

@@ -8,64 +8,14 @@
  * 4. a newcomer first took a lease at its third heartbeat, not its second;
  * 5. a consumer's lease duration was a second copy of the service's, never checked.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import { LeaseCoordinator, type ShardLease } from '../../lib/client/coordinator';
-import { discoveryWrite } from '../../lib/core/discovery';
-import { LeaseEngine } from '../../lib/core/engine';
 import { ValidationError } from '../../lib/core/errors';
 import { Attr } from '../../lib/core/lease-row';
-import { parseLeaseTime } from '../../lib/core/lease-time';
-import { ruleTimes } from '../../lib/core/rules';
-import { VirtualScheduler } from '../../lib/core/scheduler';
-import { MemoryRowStore } from './memory-row-store';
-import { type Scripted, scriptedCheckpointer } from './scripted-checkpointer';
+import { heartbeatFleet } from './heartbeat-fleet';
 
 const LEASE_MS = 3_000;
 const RENEW_MS = LEASE_MS / 3;
 
-interface Gained {
-  readonly worker: string;
-  readonly shardId: string;
-  readonly atMs: number;
-}
-
-async function world(shardIds: readonly string[]) {
-  const scheduler = new VirtualScheduler(0);
-  const store = new MemoryRowStore({ clock: scheduler });
-  const service = new LeaseEngine({ store, clock: scheduler, leaseDurationMs: LEASE_MS });
-  // Discovery created the rows, as the reaper's pass does before any worker heartbeats.
-  for (const shardId of shardIds) {
-    await store.update(shardId, () => discoveryWrite({ shardId }, ruleTimes(0, service.terms)));
-  }
-  const gained: Gained[] = [];
-  const worker = (
-    workerId: string,
-    options: { readonly leaseDurationMs?: number; readonly maxLeases?: number } = {},
-  ): { coordinator: LeaseCoordinator; io: Scripted } => {
-    const io = scriptedCheckpointer(service, scheduler);
-    const coordinator = new LeaseCoordinator({
-      checkpointer: io.checkpointer,
-      workerId,
-      scheduler,
-      logger: new Logger({ logLevel: 'SILENT' }),
-      ...options,
-      onLeaseGained: (lease: ShardLease) => {
-        gained.push({ worker: workerId, shardId: lease.shardId, atMs: scheduler.now() });
-        return new Promise<void>((resolve) => lease.signal.addEventListener('abort', () => resolve()));
-      },
-    });
-    return { coordinator, io };
-  };
-  const ownerOf = (shardId: string) => {
-    const row = store.peek(shardId);
-    const owner = row?.[Attr.AssignedTo];
-    const timeout = parseLeaseTime(String(row?.[Attr.LeaseTimeout] ?? ''));
-    return typeof owner === 'string' && timeout !== undefined && timeout > scheduler.now()
-      ? owner
-      : undefined;
-  };
-  return { scheduler, store, service, gained, worker, ownerOf };
-}
+const world = (shardIds: readonly string[]) => heartbeatFleet(shardIds, LEASE_MS);
 
 describe('a worker whose heartbeat answers come later than a renewal period', () => {
   it('does not keep the shards planned for it from being processed: a responsive worker takes them within a lease period', async () => {

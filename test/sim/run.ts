@@ -6,6 +6,8 @@
  *                                                 violations and trace tail), then the counts
  *   npm run sim -- --liveness [--seeds 1..50]     the liveness table: per kind of fault alone, and
  *                                                 mixed, in both modes, the longest a shard sat idle
+ *   npm run sim -- --bounds [--seeds 1..100]      the takeover and rebalance bounds the README states,
+ *                                                 measured over that many runs
  *
  * `--only KIND` gives worlds with that one kind of fault (what the liveness table runs).
  * `--verbose` adds the coordinators' own log lines to the trace. `--set name=value` replaces a number
@@ -13,13 +15,14 @@
  * The exit code is 1 when a seed fails.
  */
 
+import { formatBounds, measureBounds } from './bounds';
 import { formatLivenessTable, livenessTable } from './liveness-table';
 import { defaultThreads, runSeedsInParallel } from './parallel';
 import { describeFailure, formatSummary } from './report';
 import { configFor, FAULT_KINDS, type FaultKind, runSeed, type WorldOverrides } from './world';
 
 const USAGE =
-  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N] | --liveness [--seeds A..B]; with [--only KIND] [--set name=value]...';
+  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N] | --liveness [--seeds A..B] | --bounds [--seeds A..B]; with [--only KIND] [--set name=value]...';
 
 interface Args {
   readonly from: number;
@@ -29,6 +32,7 @@ interface Args {
   readonly threads: number;
   readonly overrides: WorldOverrides;
   readonly liveness: boolean;
+  readonly bounds: boolean;
   readonly only: FaultKind | undefined;
 }
 
@@ -38,12 +42,14 @@ function parseArgs(argv: readonly string[]): Args {
   let verbose = false;
   let threads = defaultThreads();
   let liveness = false;
+  let bounds = false;
   let only: FaultKind | undefined;
   const overrides: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--verbose' || arg === '-v') verbose = true;
     else if (arg === '--liveness') liveness = true;
+    else if (arg === '--bounds') bounds = true;
     else if (arg === '--only') {
       const kind = argv[++i] as FaultKind;
       if (!FAULT_KINDS.includes(kind))
@@ -65,6 +71,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
   if (liveness) range ??= [1, 50];
+  if (bounds) range ??= [1, 100];
   if (!range) throw new Error(USAGE);
   return {
     from: range[0],
@@ -74,6 +81,7 @@ function parseArgs(argv: readonly string[]): Args {
     threads,
     overrides: overrides as WorldOverrides,
     liveness,
+    bounds,
     only,
   };
 }
@@ -86,6 +94,12 @@ function parseNumber(text: string | undefined): number {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.bounds) {
+    const runs = args.to - args.from + 1;
+    const bounds = await measureBounds(runs);
+    console.log(formatBounds(bounds, runs));
+    return bounds.every((b) => Math.max(...b.samples) <= b.statedPeriods + 1e-9) ? 0 : 1;
+  }
   if (args.liveness) {
     const { rows, realMs } = await livenessTable(args.from, args.to, args.threads);
     console.log(formatLivenessTable(rows, configFor(1).leaseDurationMs, `${args.from}..${args.to}`));
