@@ -351,6 +351,7 @@ export class LeaseCoordinator {
       if (release) {
         await Promise.all([
           ...leases.map((held) => this.release(held)),
+          ...this.ledger.uncertainTakes().map((take) => this.releaseTaken(take)),
           ...this.ledger.pendingClaims().map((shardId) => this.withdraw(shardId)),
         ]);
         // Heartbeat mode: the plan forgets this worker at once, so its shards go to the others now.
@@ -658,6 +659,28 @@ export class LeaseCoordinator {
     }
   }
 
+  /**
+   * At the stop, a take that got no answer: the lease it may have granted is released, named by the
+   * take's id (its counter was never learned). A lease the same worker id got otherwise (another
+   * process with this id) stays.
+   */
+  private async releaseTaken(take: { readonly shardId: string; readonly takeId: string }): Promise<void> {
+    if (this.finished) return;
+    const { shardId, takeId } = take;
+    try {
+      await withDeadline(
+        this.scheduler,
+        this.checkpointer.removeLeaseOwner(shardId, this.workerId, { takeId }),
+        this.t.leaseDurationMs - this.t.expiryMarginMs,
+        'removeLeaseOwner',
+      );
+      this.ledger.releasedUncertain(shardId);
+    } catch (error) {
+      if (isCode(error, ErrorCode.LeaseLost)) this.ledger.gone(shardId);
+      else this.logger.warn('lease release failed', { shardId, error });
+    }
+  }
+
   /** Takes back this worker's claim on a shard, so that its owner keeps it instead of handing it to nobody. */
   private async withdraw(shardId: string): Promise<void> {
     if (this.finished) return;
@@ -844,6 +867,7 @@ export class LeaseCoordinator {
   private async takeNow(shard: ShardLineage): Promise<void> {
     const listed = parentIds(shard);
     const started = this.scheduler.now();
+    const takeId = randomUUID();
     let lease: Lease;
     try {
       lease = await this.bounded(
@@ -853,7 +877,7 @@ export class LeaseCoordinator {
         this.checkpointer.getLease(shard.shardId, {
           workerId: this.workerId,
           newLease: true,
-          takeId: randomUUID(),
+          takeId,
           ...(listed[0] !== undefined && { parentShardId: listed[0] }),
         }),
         'getLease',
@@ -865,6 +889,11 @@ export class LeaseCoordinator {
         this.ledger.claimSettled(shard.shardId);
       }
       if (!isCode(error, ErrorCode.LeaseNotAcquired, ErrorCode.ShardClaimed)) {
+        // No answer: the service may have granted it. The next plan offers it back to this worker (a
+        // lease under its id that it does not hold); a stop releases it, whatever its counter.
+        if (!(error instanceof ShardLeaseError) || isCode(error, ErrorCode.Internal, ErrorCode.Throttled)) {
+          this.ledger.takeUnanswered(shard.shardId, takeId);
+        }
         this.logger.warn('lease take failed', { shardId: shard.shardId, error });
       }
       return;

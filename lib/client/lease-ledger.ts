@@ -10,8 +10,9 @@ export interface StopResult {
   /** Of those, leases given back (at the stop, at SHARD_END, after a processor finished or failed). */
   readonly leasesReleased: number;
   /**
-   * Shards whose lease this worker took and neither released nor saw taken by another worker: they
-   * expire within a lease period. Empty unless the stop ran out of time or did not release.
+   * Shards whose lease this worker took (or asked for and got no answer) and neither released nor saw
+   * taken by another worker: they expire within a lease period. Empty unless the stop ran out of time
+   * or did not release.
    */
   readonly leasesNotReleased: readonly string[];
   /** Shards this worker claimed whose claim may still be pending: it lapses on its own. */
@@ -24,12 +25,25 @@ export class LeaseLedger {
   /** Shard id → the counter of the lease owed back. */
   private readonly owed = new Map<string, number>();
   private readonly claims = new Set<string>();
+  /** Takes that got no answer, by shard, with their take id: the service may have granted them. */
+  private readonly uncertain = new Map<string, string>();
 
   reset(): void {
     this.taken = 0;
     this.released = 0;
     this.owed.clear();
     this.claims.clear();
+    this.uncertain.clear();
+  }
+
+  /** A take got no answer (a deadline, a lost answer): the lease it may have granted is owed back. */
+  takeUnanswered(shardId: string, takeId: string): void {
+    if (!this.owed.has(shardId)) this.uncertain.set(shardId, takeId);
+  }
+
+  /** Takes that got no answer and are not settled since: a stop releases what each may have granted. */
+  uncertainTakes(): Array<{ readonly shardId: string; readonly takeId: string }> {
+    return [...this.uncertain].map(([shardId, takeId]) => ({ shardId, takeId }));
   }
 
   /** Claims that may still be pending. */
@@ -52,6 +66,7 @@ export class LeaseLedger {
     this.taken++;
     this.owed.set(shardId, counter);
     this.claims.delete(shardId);
+    this.uncertain.delete(shardId);
   }
 
   /** The lease with this counter (or any, without one) is given back. */
@@ -63,13 +78,19 @@ export class LeaseLedger {
   /** Another worker holds the shard now (or its row is gone): nothing of ours is left to give back. */
   gone(shardId: string, counter?: number): void {
     this.settle(shardId, counter);
+    if (counter === undefined) this.uncertain.delete(shardId);
+  }
+
+  /** The lease a take that got no answer may have granted is released (or was never granted). */
+  releasedUncertain(shardId: string): void {
+    this.uncertain.delete(shardId);
   }
 
   result(): StopResult {
     return {
       leasesTaken: this.taken,
       leasesReleased: this.released,
-      leasesNotReleased: [...this.owed.keys()].sort(),
+      leasesNotReleased: [...new Set([...this.owed.keys(), ...this.uncertain.keys()])].sort(),
       claimsNotWithdrawn: [...this.claims].sort(),
     };
   }

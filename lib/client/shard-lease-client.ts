@@ -194,6 +194,7 @@ export class ShardLeaseClient implements Checkpointer {
       query: {
         workerId,
         ...(request.leaseCounter !== undefined && { leaseCounter: String(request.leaseCounter) }),
+        ...(request.takeId !== undefined && { takeId: request.takeId }),
       },
     });
   }

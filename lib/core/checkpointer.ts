@@ -56,6 +56,11 @@ export interface ReleaseRequest {
    * after this worker took the shard again, then leaves the newer lease alone.
    */
   readonly leaseCounter?: number;
+  /**
+   * Release only the lease granted by the take with this id: for a take whose answer never came, whose
+   * counter the caller never learned. Another lease of the caller's stays.
+   */
+  readonly takeId?: string;
 }
 
 export interface HeldLease {

@@ -195,7 +195,7 @@ export class LeaseEngine implements Checkpointer {
       { shardId: shardIdSchema, workerId: workerIdSchema, body: releaseSchema },
       { shardId, workerId, body: request },
     );
-    await this.apply(input.shardId, releasePlan(input.workerId, input.body.leaseCounter));
+    await this.apply(input.shardId, releasePlan(input.workerId, input.body.leaseCounter, input.body.takeId));
   }
 
   async getLeaseOwner(shardId: string): Promise<string> {

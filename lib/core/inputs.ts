@@ -81,6 +81,8 @@ export const checkpointSchema = z.pipe(
 export const leaseCounterSchema = z.int(typedInt).check(z.nonnegative('must be a non-negative integer'));
 
 const TAKE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Names one take across its retries (see TakeRequest.takeId). */
+const takeIdSchema = z.string(typed).check(z.regex(TAKE_ID_PATTERN, 'must be 1..64 of A-Z a-z 0-9 _ . : -'));
 
 export const takeBodySchema = z.strictObject(
   {
@@ -88,9 +90,7 @@ export const takeBodySchema = z.strictObject(
     parentShardId: z.optional(shardIdSchema),
     checkpoint: z.optional(checkpointSchema),
     newLease: z.optional(z.boolean(typed)),
-    takeId: z.optional(
-      z.string(typed).check(z.regex(TAKE_ID_PATTERN, 'must be 1..64 of A-Z a-z 0-9 _ . : -')),
-    ),
+    takeId: z.optional(takeIdSchema),
   },
   typed,
 );
@@ -108,7 +108,10 @@ export const checkpointBodySchema = z.strictObject(
 export const claimBodySchema = z.strictObject({ workerId: workerIdSchema }, typed);
 
 /** RemoveLeaseOwner's fence: release only the lease with this counter. */
-export const releaseSchema = z.strictObject({ leaseCounter: z.optional(leaseCounterSchema) }, typed);
+export const releaseSchema = z.strictObject(
+  { leaseCounter: z.optional(leaseCounterSchema), takeId: z.optional(takeIdSchema) },
+  typed,
+);
 
 /** DeleteRow's guard: the caller's worker id (an owner may delete its own row), or force (an admin). */
 export const removeRowSchema = z.strictObject(

@@ -534,8 +534,11 @@ export function explainCheckpointRefusal(
  * writes nothing: releasing is idempotent (a retry whose first try released the lease finds the row
  * unowned and is done), and an unowned row is left exactly as it is.
  */
-export const releaseCondition = (workerId: string, leaseCounter?: number): Condition =>
-  leaseCounter === undefined ? ownedBy(workerId) : and(ownedBy(workerId), counterIs(leaseCounter));
+export const releaseCondition = (workerId: string, leaseCounter?: number, takeId?: string): Condition => {
+  const owned =
+    leaseCounter === undefined ? ownedBy(workerId) : and(ownedBy(workerId), counterIs(leaseCounter));
+  return takeId === undefined ? owned : and(owned, compare(attr(Attr.TakeId), '=', takeId));
+};
 
 /**
  * The owner goes and LeaseTimeout becomes the release instant: the row then tells when the shard became
@@ -550,11 +553,13 @@ export const releaseUpdate = (t: RuleTimes): RowUpdate => ({
 
 /**
  * RemoveLeaseOwner. With `leaseCounter`, only that lease is released: a release that lands late, after
- * the same worker took the shard again (a new lease, a new counter), leaves the new lease alone.
+ * the same worker took the shard again (a new lease, a new counter), leaves the new lease alone. With
+ * `takeId`, only the lease that take granted: the caller of a take that got no answer never learned
+ * its counter.
  */
-export function releasePlan(workerId: string, leaseCounter?: number): WritePlan {
+export function releasePlan(workerId: string, leaseCounter?: number, takeId?: string): WritePlan {
   return (t) => ({
-    condition: releaseCondition(workerId, leaseCounter),
+    condition: releaseCondition(workerId, leaseCounter, takeId),
     update: releaseUpdate(t),
     onRefusal: (row) => {
       // No row, nobody's, or the caller's newer lease: the lease asked about is not held, which is what

@@ -119,10 +119,16 @@ export const OPERATIONS = {
 
   removeLeaseOwner: define('removeLeaseOwner', {
     path: shardPath,
-    query: z.strictObject({ workerId: workerIdSchema, leaseCounter: z.optional(counterQuery) }),
+    // takeId's rules are the core's (releaseSchema), under the same field name.
+    query: z.strictObject({
+      workerId: workerIdSchema,
+      leaseCounter: z.optional(counterQuery),
+      takeId: z.optional(z.string()),
+    }),
     run: async (cp, { path, query }) => {
       await cp.removeLeaseOwner(path.shardId, query.workerId, {
         ...(query.leaseCounter !== undefined && { leaseCounter: query.leaseCounter }),
+        ...(query.takeId !== undefined && { takeId: query.takeId }),
       });
       return noContent;
     },

@@ -375,6 +375,20 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         await expect(cp.getLeaseOwner(id)).rejects.toBeInstanceOf(NoLeaseOwnerError);
       });
 
+      it('releases only the lease a given take granted (takeId), leaving another lease of the caller alone', async () => {
+        const id = shard();
+        await cp.getLease(id, { workerId: 'w1', newLease: true, takeId: 'first-take' });
+        await cp.getLease(id, { workerId: 'w1', newLease: true, takeId: 'second-take' });
+        // A late release for the first take (its answer never came): the second take's lease stays.
+        await cp.removeLeaseOwner(id, 'w1', { takeId: 'first-take' });
+        await expect(cp.getLeaseOwner(id)).resolves.toBe('w1');
+        await cp.removeLeaseOwner(id, 'w1', { takeId: 'second-take' });
+        await expect(cp.getLeaseOwner(id)).rejects.toMatchObject({ code: 'NoLeaseOwner' });
+        expect(fieldsOf(await failure(cp.removeLeaseOwner(id, 'w1', { takeId: 'not ok' })))).toEqual([
+          'takeId',
+        ]);
+      });
+
       it('fails with NoLeaseOwner for a released lease', async () => {
         const id = shard();
         await cp.getLease(id, { workerId: 'w1' });

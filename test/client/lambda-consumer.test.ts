@@ -25,7 +25,9 @@ import {
   type ShardConsumerSummary,
 } from '../../lib/client/lambda-consumer';
 import { ShardLeaseClient } from '../../lib/client/shard-lease-client';
+import type { Checkpointer } from '../../lib/core/checkpointer';
 import { LeaseLostError } from '../../lib/core/errors';
+import type { TakeRequest } from '../../lib/core/rules';
 import { SHARD_END } from '../../lib/core/sequence-number';
 import { type LocalServer, startLocalServer } from '../../lib/local/server';
 import { testEndpoint, uniqueTableName } from '../support/dynamo';
@@ -411,6 +413,97 @@ describe('createShardConsumerHandler', () => {
       const [row] = await shardRows(service);
       expect(row?.checkpoint).toBeUndefined();
       expect(row?.owner === undefined || Date.parse(row.leaseTimeout ?? '') <= Date.now()).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives back a lease the service grants while the invocation stops, before returning, and counts it', async () => {
+    const streamName = 'lambda-stopping';
+    await createStream(streamName, 1);
+    const server = await startServer(streamName);
+    const service = new ShardLeaseClient({ baseUrl: server.url });
+    try {
+      await until(
+        'the service discovered the shard',
+        async () => (await shardRows(service)).length === 1,
+        10_000,
+      );
+      // The take lands at once, but its answer is held until just after the invocation began stopping
+      // (the handler stops at the budget less the margin), within the take's deadline.
+      const budgetMs = 2_400;
+      const margin = 1_000;
+      let stopsAt = Number.POSITIVE_INFINITY;
+      const takes: Array<{ sentAt: number; answeredAt?: number }> = [];
+      const slowTakes: Checkpointer = Object.assign(Object.create(service) as Checkpointer, {
+        getLease: async (shardId: string, request: TakeRequest) => {
+          const take: { sentAt: number; answeredAt?: number } = { sentAt: Date.now() };
+          takes.push(take);
+          const lease = await service.getLease(shardId, request);
+          await sleep(Math.max(0, stopsAt + 150 - Date.now()));
+          take.answeredAt = Date.now();
+          return lease;
+        },
+      });
+      const handler = createShardConsumerHandler({
+        checkpointer: slowTakes,
+        kinesis: kinesis.client,
+        streamName,
+        safetyMarginMs: margin,
+        logger: silent,
+        handleRecords: () => undefined,
+      });
+      stopsAt = Date.now() + budgetMs - margin;
+      const summary = await handler({ slot: 0 }, fakeContext('stopping', budgetMs, 'stop-mid-take'));
+      const returnedAt = Date.now();
+      // The take was in flight when the stop began, and answered during it.
+      expect(takes).toHaveLength(1);
+      expect(takes[0]?.sentAt).toBeLessThan(stopsAt);
+      expect(takes[0]?.answeredAt).toBeGreaterThanOrEqual(stopsAt);
+      expect(summary).toMatchObject({ leasesTaken: 1, leasesReleased: 1, leasesNotReleased: [] });
+      expect(summary.shards).toEqual({});
+      // Nothing held once the invocation returned: the shard is free for the next one at once.
+      const [row] = await shardRows(service);
+      expect(row?.owner).toBeUndefined();
+      expect(Date.parse(row?.leaseTimeout ?? '')).toBeLessThanOrEqual(returnedAt);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives back, as it stops, a lease whose take got no answer at all', async () => {
+    const streamName = 'lambda-unanswered';
+    await createStream(streamName, 1);
+    const server = await startServer(streamName);
+    const service = new ShardLeaseClient({ baseUrl: server.url });
+    try {
+      await until(
+        'the service discovered the shard',
+        async () => (await shardRows(service)).length === 1,
+        10_000,
+      );
+      // The service grants the take, and the answer never comes (a lost answer): the worker cannot know
+      // the lease is its own, nor its counter.
+      const unanswered: Checkpointer = Object.assign(Object.create(service) as Checkpointer, {
+        getLease: async (shardId: string, request: TakeRequest) => {
+          await service.getLease(shardId, request);
+          return new Promise<never>(() => undefined);
+        },
+      });
+      const handler = createShardConsumerHandler({
+        checkpointer: unanswered,
+        kinesis: kinesis.client,
+        streamName,
+        safetyMarginMs: MARGIN_MS,
+        logger: silent,
+        handleRecords: () => undefined,
+      });
+      const summary = await handler({ slot: 0 }, fakeContext('unanswered', 4_000, 'no-answer'));
+      const returnedAt = Date.now();
+      expect(summary).toMatchObject({ leasesTaken: 0, leasesNotReleased: [] });
+      const [row] = await shardRows(service);
+      expect(row?.owner).toBeUndefined();
+      expect(Date.parse(row?.leaseTimeout ?? '')).toBeLessThanOrEqual(returnedAt);
     } finally {
       await server.close();
     }

@@ -367,7 +367,7 @@ export class FaultyCheckpointer implements Checkpointer {
   removeLeaseOwner(shardId: string, workerId: string, request?: ReleaseRequest): Promise<void> {
     return this.network.call(
       this.link,
-      `release ${shardId} counter=${request?.leaseCounter ?? '-'}`,
+      `release ${shardId} counter=${request?.leaseCounter ?? '-'}${request?.takeId ? ` take=${request.takeId.slice(0, 8)}` : ''}`,
       () => this.service.removeLeaseOwner(shardId, workerId, request),
       () => 'ok',
     );

@@ -202,7 +202,8 @@ export function configFor(seed: number, only?: FaultKind): WorldConfig {
       atMs,
       during,
       worker,
-      answerDelayMs: randomInt(random, 1, 150),
+      // Answered during the stop, or later than the take's deadline (the worker never learns it).
+      answerDelayMs: random() < 0.5 ? randomInt(random, 1, 150) : randomInt(random, L, (3 * L) / 2),
       downMs: randomInt(random, L / 2, 3 * L),
       sameWorkerId: random() < 0.5,
     };
