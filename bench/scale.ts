@@ -50,6 +50,8 @@ interface Figures {
   listShardsPerMin: number;
   renewedPerMin: number;
   coldStartLeasePeriods: number;
+  /** Until every shard has had a live owner at least once (processing began everywhere). */
+  firstOwnedLeasePeriods: number;
   rebalanceLeasePeriods: number;
   failoverLeasePeriods: number;
   minLeases: number;
@@ -159,7 +161,19 @@ async function scenario(design: Design, workerCount: number, shardCount: number)
   };
 
   // 1. Cold start.
-  const coldMs = await until(() => owners().owned === shardCount, 30 * LEASE_MS);
+  const everOwned = new Set<string>();
+  let firstOwnedMs = Number.NaN;
+  const coldFrom = clock.now();
+  const coldMs = await until(() => {
+    const now = clock.now();
+    for (const row of store.snapshot()) {
+      if (isWorkerRow(row)) continue;
+      const lease = toLease(row);
+      if (lease.owner && leaseIsLive(lease, now)) everOwned.add(lease.shardId);
+    }
+    if (Number.isNaN(firstOwnedMs) && everOwned.size === shardCount) firstOwnedMs = now - coldFrom;
+    return owners().owned === shardCount;
+  }, 30 * LEASE_MS);
   // 2. One steady minute, after the fleet has settled.
   await until(() => {
     const { min, max } = spread(coordinators);
@@ -211,6 +225,7 @@ async function scenario(design: Design, workerCount: number, shardCount: number)
     listShardsPerMin: minute.listShards,
     renewedPerMin: minute.renewed,
     coldStartLeasePeriods: coldMs / LEASE_MS,
+    firstOwnedLeasePeriods: firstOwnedMs / LEASE_MS,
     rebalanceLeasePeriods: rebalanceMs / LEASE_MS,
     failoverLeasePeriods: failoverMs / LEASE_MS,
     minLeases: min,
@@ -231,8 +246,9 @@ function totalUnits(store: MemoryRowStore): { read: number; write: number } {
 }
 
 /**
- * Listing runs only where this machine finishes it in minutes: its cost is O(workers × shards), and at
- * 100 × 10,000 each virtual minute reads 6 million rows (the figures scale linearly from the rows here).
+ * Listing runs only where this machine finishes it in minutes: its cost is O(workers × shards), listed
+ * every renewal period, and at 10 × 10,000 it takes a quarter of an hour here (the figures scale
+ * linearly from the rows here).
  */
 const SCENARIOS: ReadonlyArray<readonly [Design, number, number]> = [
   ['heartbeat', 10, 1_000],
@@ -241,7 +257,6 @@ const SCENARIOS: ReadonlyArray<readonly [Design, number, number]> = [
   ['listing', 100, 1_000],
   ['heartbeat', 1_000, 1_000],
   ['heartbeat', 10, 10_000],
-  ['listing', 10, 10_000],
   ['heartbeat', 100, 10_000],
   ['heartbeat', 1_000, 10_000],
 ];
@@ -266,7 +281,8 @@ export async function run(): Promise<BenchSection> {
       'read units/min',
       'write units/min',
       'ListShards/min',
-      'cold start (lease periods)',
+      'cold start: every shard taken once (lease periods)',
+      'cold start: all owned at once (lease periods)',
       'rebalance +10% (periods)',
       'failover 10% (periods after expiry)',
       'leases per worker (min–max)',
@@ -281,6 +297,7 @@ export async function run(): Promise<BenchSection> {
       Math.round(f.readUnitsPerMin),
       Math.round(f.writeUnitsPerMin),
       f.listShardsPerMin,
+      fixed(f.firstOwnedLeasePeriods),
       fixed(f.coldStartLeasePeriods),
       fixed(f.rebalanceLeasePeriods),
       fixed(f.failoverLeasePeriods),
@@ -290,8 +307,8 @@ export async function run(): Promise<BenchSection> {
     ]),
     notes: [
       "Real LeaseCoordinators, LeaseEngine, fleet planner and rules on a VirtualScheduler over the simulation's in-memory table (test/sim/memory-row-store.ts), which bills each request as on-demand DynamoDB would (write units per KB of the larger image, refused writes included; read units per 4 KB, scans by page bytes: strongly consistent for the listings, eventually consistent, at half, for the service's snapshots).",
-      `Heartbeat: ${SERVICE_INSTANCES} service instances share the table, each with its own snapshot; workers send one heartbeat per renewal period and take what the plan says; discovery created the rows before the start. Listing: every worker lists the table (pages of 1,000) and the stream every lease period and renews in one batch per period.`,
-      "Cold start: workers start spread over one renewal period; time until every shard has a live owner. Rebalance: +10% workers until loads differ by at most one. Failover: 10% of workers stop without releasing; time from their leases' expiry until every shard has a live owner again.",
+      `Heartbeat: ${SERVICE_INSTANCES} service instances share the table, each with its own snapshot; workers send one heartbeat per renewal period and take what the plan says; discovery created the rows before the start. Listing: every worker lists the table (pages of 1,000) and the stream every renewal period (so that a free shard is taken within a lease period) and renews in one batch per period.`,
+      "Cold start: workers start spread over one renewal period; time until every shard has been taken (processing began everywhere), and until every shard has a live owner at the same instant (the overdue offers that keep shards from waiting on late workers are handed over again, so this one comes later). Rebalance: +10% workers until loads differ by at most one. Failover: 10% of workers stop without releasing; time from their leases' expiry until every shard has a live owner again.",
       `Cost: HTTP API $${PRICE.httpApiPerMillion}/M, Lambda $${PRICE.lambdaRequestsPerMillion}/M + 128 MB × 10 ms arm64, DynamoDB on-demand $${PRICE.writeUnitsPerMillion}/M write units and $${PRICE.readUnitsPerMillion}/M read units; per million leases renewed in the steady minute.`,
     ],
   };

@@ -12,6 +12,7 @@ export {
   type LeaseLossReason,
   type LeaseLostEvent,
   type ShardLease,
+  type StopResult,
 } from './client/coordinator';
 export {
   createShardConsumerHandler,
@@ -39,10 +40,13 @@ export type {
   ActiveWorkers,
   Checkpointer,
   FailedRenewal,
+  HeartbeatRequest,
+  HeartbeatResult,
   InitResult,
   ListActiveWorkersOptions,
   ListShardsOptions,
   LostLease,
+  ReleaseRequest,
   RenewResult,
   ShardPage,
 } from './core/checkpointer';
