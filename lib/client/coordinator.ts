@@ -222,6 +222,8 @@ export class LeaseCoordinator {
   private readonly handovers = new Set<Promise<void>>();
   /** Takes and claims in flight: a stop settles them. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Shards with a take in flight. */
+  private readonly taking = new Set<string>();
   private readonly ledger = new LeaseLedger();
 
   constructor(options: LeaseCoordinatorOptions) {
@@ -341,21 +343,28 @@ export class LeaseCoordinator {
     this.releaseOnStop = release;
     const leases = [...this.held.values()];
     this.steals.clear();
+    const giveBack = () =>
+      Promise.all([
+        ...this.ledger.uncertainTakes().map((take) => this.releaseTaken(take)),
+        ...this.ledger.pendingClaims().map((shardId) => this.withdraw(shardId)),
+      ]);
     const work = (async () => {
+      if (!this.timing) return;
+      // All at once: a held lease goes once its processing has stopped; a take or claim in flight gives
+      // its lease back or withdraws itself as it answers (take, claim), however long that takes (the
+      // stop's deadline bounds it); what is already known to be owed goes now.
       await Promise.all([
-        ...leases.map((held) => this.drop(held, { reason: 'stopped' })),
-        // A take or claim answered during the stop gives its lease back or withdraws itself (take, claim).
-        ...(release ? [...this.inFlight] : []),
+        ...leases.map((held) =>
+          this.drop(held, { reason: 'stopped' }).then(() => (release ? this.release(held) : undefined)),
+        ),
+        ...(release ? [...this.inFlight, giveBack()] : []),
       ]);
       await Promise.all([...this.handovers]);
       if (release) {
-        await Promise.all([
-          ...leases.map((held) => this.release(held)),
-          ...this.ledger.uncertainTakes().map((take) => this.releaseTaken(take)),
-          ...this.ledger.pendingClaims().map((shardId) => this.withdraw(shardId)),
-        ]);
+        // Owed since: takes and claims that failed to answer while the stop waited for them.
+        await giveBack();
         // Heartbeat mode: the plan forgets this worker at once, so its shards go to the others now.
-        if (!this.shardSource && this.timing) await this.leave();
+        if (!this.shardSource) await this.leave();
       }
     })();
     const timeout =
@@ -367,7 +376,8 @@ export class LeaseCoordinator {
       this.logger.warn('stop did not finish in time', { error, shards: leases.length }),
     );
     this.finished = true;
-    const result = this.ledger.result();
+    // A take still unanswered when the stop must return may have been granted: reported with the rest.
+    const result = this.ledger.result(this.taking);
     if (result.leasesNotReleased.length > 0) {
       this.logger.warn('leases not given back at the stop: they expire', {
         shards: result.leasesNotReleased,
@@ -860,8 +870,11 @@ export class LeaseCoordinator {
   }
 
   private take(shard: ShardLineage): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return this.tracked(() => this.takeNow(shard));
+    // One take of a shard at a time: a plan can offer a shard whose take is still unanswered (its lease,
+    // under this worker's id, looks like an orphan to the service).
+    if (this.stopped || this.taking.has(shard.shardId)) return Promise.resolve();
+    this.taking.add(shard.shardId);
+    return this.tracked(() => this.takeNow(shard).finally(() => this.taking.delete(shard.shardId)));
   }
 
   private async takeNow(shard: ShardLineage): Promise<void> {

@@ -86,11 +86,12 @@ export class LeaseLedger {
     this.uncertain.delete(shardId);
   }
 
-  result(): StopResult {
+  /** `unanswered`: shards whose take is still unanswered (the service may have granted it). */
+  result(unanswered: Iterable<string> = []): StopResult {
     return {
       leasesTaken: this.taken,
       leasesReleased: this.released,
-      leasesNotReleased: [...new Set([...this.owed.keys(), ...this.uncertain.keys()])].sort(),
+      leasesNotReleased: [...new Set([...this.owed.keys(), ...this.uncertain.keys(), ...unanswered])].sort(),
       claimsNotWithdrawn: [...this.claims].sort(),
     };
   }

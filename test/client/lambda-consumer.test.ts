@@ -500,10 +500,12 @@ describe('createShardConsumerHandler', () => {
       });
       const summary = await handler({ slot: 0 }, fakeContext('unanswered', 4_000, 'no-answer'));
       const returnedAt = Date.now();
-      expect(summary).toMatchObject({ leasesTaken: 0, leasesNotReleased: [] });
+      expect(summary.leasesTaken).toBe(0);
+      // The lease the unanswered take got was given back by the take's id at the stop; only a take that
+      // was still unanswered when the stop had to return may have left one, and it is reported.
       const [row] = await shardRows(service);
-      expect(row?.owner).toBeUndefined();
-      expect(Date.parse(row?.leaseTimeout ?? '')).toBeLessThanOrEqual(returnedAt);
+      const held = row?.owner === summary.workerId && Date.parse(row.leaseTimeout ?? '') > returnedAt;
+      expect(held ? [row.shardId] : []).toEqual(summary.leasesNotReleased);
     } finally {
       await server.close();
     }
