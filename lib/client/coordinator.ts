@@ -490,16 +490,19 @@ export class LeaseCoordinator {
     if (!renewed) return;
     const plan = plans[0];
     if (!plan || this.stopped || this.rebalancing) return;
-    // An answer later than a renewal period: the next heartbeat brings a fresher plan, and a shard
-    // planned for this worker is being offered to responsive peers by then.
-    const fresh = this.scheduler.now() - sentAt <= this.t.renewIntervalMs + this.t.toleranceMs;
-    if (!fresh) {
-      this.logger.warn('heartbeat answered late: only shards offered past their plan are taken', {
-        answeredAfterMs: this.scheduler.now() - sentAt,
+    // A late answer is still used for this worker's own share: takes and claims are conditional
+    // writes, so acting late is safe, and its shards are offered to others too once they stay free
+    // too long. Only a prompt answer (within a quarter of a renewal period) takes others' overdue
+    // shards: a slower one means a slow link or a service under load, and taking beyond the plan
+    // (refused takes, handovers later) would add load where it hurts.
+    const answeredAfterMs = this.scheduler.now() - sentAt;
+    if (answeredAfterMs > this.t.renewIntervalMs + this.t.toleranceMs) {
+      this.logger.warn('heartbeat answered later than a renewal period', {
+        answeredAfterMs,
         renewIntervalMs: this.t.renewIntervalMs,
       });
     }
-    this.startRebalancing(this.followPlan(plan, fresh));
+    this.startRebalancing(this.followPlan(plan, answeredAfterMs <= this.t.renewIntervalMs / 4));
   }
 
   /**
@@ -551,19 +554,17 @@ export class LeaseCoordinator {
   }
 
   /**
-   * Takes what the service's plan offers, then claims the shards it advises stealing. A late answer
-   * (`fresh` false) is used only for the shards offered past their plan: nobody took them in time, so
-   * acting late cannot delay anyone, and a take is a conditional write that a faster peer may win.
+   * Takes what the service's plan offers (its own share, then, answered promptly, shards nobody took in
+   * time), then claims the shards it advises stealing.
    */
-  private async followPlan(plan: HeartbeatResult, fresh: boolean): Promise<void> {
-    const offered = fresh ? [...plan.take, ...plan.overdue] : plan.overdue;
-    for (const shardId of new Set(offered)) {
+  private async followPlan(plan: HeartbeatResult, prompt: boolean): Promise<void> {
+    const overdue = prompt ? plan.overdue : [];
+    for (const shardId of new Set([...plan.take, ...overdue])) {
       if (this.held.size >= this.maxLeases || this.stopped) break;
       if (this.held.has(shardId) || this.backingOff(shardId)) continue;
       await this.take({ shardId });
     }
     this.dropOverdueSteals();
-    if (!fresh) return;
     const room = Math.min(plan.target, this.maxLeases) - this.held.size - this.steals.size;
     const advised = plan.steals.filter(
       (steal) =>

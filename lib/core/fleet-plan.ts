@@ -114,8 +114,12 @@ export interface AssignOptions {
 
 /** How many workers an overdue shard is offered to in its first overdue period (twice as many in each next one). */
 export const DEFAULT_OVERDUE_FANOUT = 3;
-/** The longest line of workers an overdue shard keeps: the fan-out stops doubling there. */
-const MAX_OVERDUE_RANKS = 48;
+/**
+ * The longest line of workers an overdue shard keeps: the fan-out doubles twice at most (3, 6, 12), so
+ * that a service too slow for its workers' plans does not turn every shard into a dozen refused takes
+ * and slow itself down further.
+ */
+const MAX_OVERDUE_RANKS = 12;
 
 const lineageOf = (lease: Lease): ShardLineage => ({
   shardId: lease.shardId,

@@ -32,7 +32,7 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs:
   while (!(await condition())) {
     if (Date.now() - start > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await sleep(200);
+    await sleep(1_000);
   }
   return Date.now() - start;
 }

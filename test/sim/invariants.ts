@@ -165,7 +165,8 @@ export class Invariants {
   handovers = 0;
   /** Longest idle time (e) of any shard, counted while a healthy worker could take it. */
   worstIdleMs = 0;
-  worstIdleShard: string | undefined;
+  /** Where the worst idle stretch was: the shard, when it began and when it was measured. */
+  worstIdle: { shardId: string; fromMs: number; atMs: number } | undefined;
   private lastSampleMs: number | undefined;
   private readonly shards = new Map<string, ShardState>();
   private healMs = Number.POSITIVE_INFINITY;
@@ -356,7 +357,7 @@ export class Invariants {
       const idleMs = now - state.idle.fromMs - state.idle.excludedMs;
       if (idleMs > this.worstIdleMs) {
         this.worstIdleMs = idleMs;
-        this.worstIdleShard = shardId;
+        this.worstIdle = { shardId, fromMs: state.idle.fromMs, atMs: now };
       }
       if (idleMs > this.options.leaseDurationMs && !state.idle.reported) {
         state.idle.reported = true;

@@ -287,6 +287,7 @@ export interface RunSummary {
   readonly worstGapMs: number;
   /** Longest time a shard sat idle while a healthy worker could take it (liveness, e). */
   readonly worstIdleMs: number;
+  readonly worstIdle?: { readonly shardId: string; readonly fromMs: number; readonly atMs: number };
   readonly worstStopMs: number;
   readonly handovers: number;
   readonly closestHandoverMs: number;
@@ -708,6 +709,7 @@ export async function runWorld(config: WorldConfig, options: RunOptions = {}): P
       worstRecoveryMs: invariants.worstRecoveryMs,
       worstGapMs: invariants.worstGapMs,
       worstIdleMs: invariants.worstIdleMs,
+      ...(invariants.worstIdle && { worstIdle: invariants.worstIdle }),
       worstStopMs,
       handovers: invariants.handovers,
       closestHandoverMs: invariants.closestHandoverMs,
