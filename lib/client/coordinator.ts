@@ -176,6 +176,8 @@ const HEARTBEAT_BATCH = 250;
 
 /** RenewLeases takes at most this many shard ids a call. */
 const RENEW_BATCH = 100;
+/** Two: one late answer does not hold the next period back; a second late one does (no pile-up). */
+const RENEWALS_IN_FLIGHT = 2;
 const LIST_PAGE = 1000;
 const MAX_BACKOFF_FACTOR = 8;
 /** A service that did not state its terms is asked again this soon, then twice as late each time, up to a second. */
@@ -209,7 +211,8 @@ export class LeaseCoordinator {
   private readonly firstSeenFree = new Map<string, number>();
   private nextRenewAt = 0;
   private nextRebalanceAt = 0;
-  private renewing: Promise<void> | undefined;
+  /** Renewals (heartbeats) in flight: at most RENEWALS_IN_FLIGHT, so a slow answer delays no period. */
+  private readonly renewing = new Set<Promise<void>>();
   private rebalancing: Promise<void> | undefined;
   private loopTimer: unknown;
   private started = false;
@@ -300,11 +303,15 @@ export class LeaseCoordinator {
     }
     const t = this.timing;
     const now = this.scheduler.now();
-    if (!this.renewing && now + t.toleranceMs >= this.nextRenewAt) {
+    // A renewal still in flight when the next period comes does not hold that period back: a service
+    // under load answers late, and waiting for it would leave every lease one period closer to its
+    // expiry at each late answer, until they all lapse together.
+    if (this.renewing.size < RENEWALS_IN_FLIGHT && now + t.toleranceMs >= this.nextRenewAt) {
       this.nextRenewAt = now + t.renewIntervalMs;
-      this.renewing = (this.shardSource ? this.renewAll() : this.heartbeatAll()).finally(() => {
-        this.renewing = undefined;
-      });
+      const renewal: Promise<void> = (this.shardSource ? this.renewAll() : this.heartbeatAll()).finally(() =>
+        this.renewing.delete(renewal),
+      );
+      this.renewing.add(renewal);
     }
     if (!this.rebalancing) {
       // Listing mode rebalances from its own listing; heartbeat mode takes what each heartbeat's plan
@@ -314,7 +321,7 @@ export class LeaseCoordinator {
       const work = due ? this.rebalance() : this.steals.size > 0 ? this.followSteals() : undefined;
       this.startRebalancing(work);
     }
-    await Promise.all([this.renewing, this.rebalancing]);
+    await Promise.all([...this.renewing, this.rebalancing]);
     // Takes a heartbeat started after this tick began.
     await this.rebalancing;
   }
@@ -506,10 +513,10 @@ export class LeaseCoordinator {
   }
 
   /**
-   * Renews every held lease in batches through `call`, each with a deadline of the batch's earliest
-   * local expiry, and applies the outcomes. With `always`, one call goes out even holding nothing (a
-   * heartbeat, whose plan may come late and still be useful: its deadline is then a lease's worth).
-   * Returns whether any call answered.
+   * Renews every held lease in batches through `call`, each with a deadline of the expiry it would
+   * grant, and applies the outcomes to the leases still held. With `always`, one call goes out even
+   * holding nothing (a heartbeat, whose plan may come late and still be useful). Returns whether any
+   * call answered.
    */
   private async renewInBatches(
     size: number,
@@ -524,22 +531,28 @@ export class LeaseCoordinator {
     for (let i = 0; i === 0 || i < leases.length; i += size) {
       const batch = leases.slice(i, i + size).filter((held) => this.isCurrent(held));
       if (batch.length === 0 && !(always && i === 0)) continue;
-      // A renewal never outlives the leases it renews: past their local expiry it is useless.
-      const deadline =
-        batch.length > 0
-          ? Math.min(...batch.map((held) => held.expiresAt)) - this.scheduler.now()
-          : this.t.leaseDurationMs - this.t.expiryMarginMs;
+      // The answer is useful until the expiry it would grant (sent now, plus a lease): a later one
+      // renews nothing. Not the batch's current expiry: under load one lease near its end must not
+      // throw away the answer for the others, nor a renewal still in flight the one after it (each
+      // lease ends at its own expiry timer meanwhile, and is not revived by a late answer).
+      const deadline = this.t.leaseDurationMs - this.t.expiryMarginMs;
       try {
         const result = await withDeadline(this.scheduler, call(batch), deadline, 'renewal');
         answered = true;
+        const carried = (shardId: string) => {
+          const held = this.held.get(shardId);
+          // Only the very lease this batch carried: one that expired meanwhile (or was taken anew
+          // under a new counter) is not revived or changed by an answer about the old one.
+          return held !== undefined && batch.includes(held) ? held : undefined;
+        };
         for (const lease of result.renewed) {
-          const held = this.held.get(lease.shardId);
+          const held = carried(lease.shardId);
           if (!held) continue;
           held.counter = lease.leaseCounter;
           // The terms this answer states (a heartbeat's): a shorter lease counts from this renewal on.
           this.extend(held, started + this.t.leaseDurationMs - this.t.expiryMarginMs);
         }
-        lost.push(...result.lost);
+        lost.push(...result.lost.filter((lease) => carried(lease.shardId) !== undefined));
         if (result.failed.length > 0) {
           // Held as before, until their local expiry; the next period tries again.
           this.logger.warn('lease renewal failed for some shards', { failed: result.failed });

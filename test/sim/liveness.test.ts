@@ -37,6 +37,9 @@ describe('a worker whose heartbeat answers come later than a renewal period', ()
     // Cold start: the workers join over a renewal period, then every shard is processed within a lease.
     expect(Math.max(...firstGain.values())).toBeLessThanOrEqual(RENEW_MS + LEASE_MS);
     expect([fast.coordinator.heldShards().length, slow.coordinator.heldShards().length]).toEqual([2, 2]);
+    // And it keeps them: each late answer renews them, and a renewal still in flight does not hold
+    // the next period back (it once did, and the leases lapsed and were taken again every few seconds).
+    expect(w.gained.filter((g) => g.worker === 'slow')).toHaveLength(2);
     await Promise.all([fast.coordinator.stop(), slow.coordinator.stop(), w.scheduler.advance(LEASE_MS)]);
   });
 
