@@ -74,6 +74,51 @@ function counted(inner: Checkpointer): {
   return { checkpointer, calls, renewedIds };
 }
 
+/**
+ * Fault: applies each renewLeases at once but holds its answer until the test lets it go, so that a
+ * call can be placed between a renewal's write and the coordinator hearing of it (a real server cannot
+ * hold an answer it has already written).
+ */
+function renewalAnswersHeld(inner: Checkpointer): {
+  checkpointer: Checkpointer;
+  /** Resolves once the next renewal has been written to the table. */
+  nextWritten(): Promise<void>;
+  /** Lets every held renewal answer. */
+  answer(): void;
+  readonly written: number;
+} {
+  const held: Array<() => void> = [];
+  let onWritten: (() => void) | undefined;
+  let written = 0;
+  const checkpointer = new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property !== 'renewLeases') return value.bind(target);
+      return async (...args: unknown[]) => {
+        const result = await value.apply(target, args);
+        written++;
+        onWritten?.();
+        await new Promise<void>((resolve) => held.push(resolve));
+        return result;
+      };
+    },
+  });
+  return {
+    checkpointer,
+    nextWritten: () =>
+      new Promise<void>((resolve) => {
+        onWritten = resolve;
+      }),
+    answer: () => {
+      for (const release of held.splice(0)) release();
+    },
+    get written() {
+      return written;
+    },
+  };
+}
+
 interface Worker {
   readonly coordinator: LeaseCoordinator;
   readonly lost: LeaseLostEvent[];
@@ -403,21 +448,47 @@ describe('LeaseCoordinator', () => {
     await expect(lease.checkpoint('5')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
   });
 
-  it('lets a checkpoint that races its own renewal succeed, although the renewal moves the counter', async () => {
+  it('lets a checkpoint sent after its renewal was written, before the renewal answered, succeed: renewals keep the counter', async () => {
     const f = await fixture(1);
-    const a = f.worker('a');
+    const renewals = renewalAnswersHeld(f.table.checkpointer);
+    const a = f.worker('a', { checkpointer: renewals.checkpointer });
     await a.coordinator.tick();
     const lease = a.gained[0] as ShardLease;
-    for (let i = 1; i <= 6; i++) {
-      const checkpoint = lease.checkpoint(String(i * 10));
-      // Both orders: the checkpoint sent before the renewal, and during it.
-      await (i % 2 === 0
-        ? Promise.all([checkpoint, round(f.clock, [a])])
-        : Promise.all([round(f.clock, [a]), checkpoint]));
+    for (let i = 1; i <= 3; i++) {
+      const written = renewals.nextWritten();
+      await f.clock.advance(RENEW_MS);
+      const cycle = a.coordinator.tick();
+      // The renewal is in the table; the coordinator has not heard back, so it still checkpoints with
+      // the counter it had. Were renewals to move the counter, this checkpoint would be refused.
+      await written;
+      await lease.checkpoint(String(i * 10));
+      renewals.answer();
+      await cycle;
     }
+    expect(renewals.written).toBe(3);
     expect(a.lost).toEqual([]);
-    expect((await row(f.table, lease.shardId))?.checkpoint).toBe('60');
-    expect(a.calls.get('renewLeases')).toBe(6);
+    expect((await row(f.table, lease.shardId))?.checkpoint).toBe('30');
+  });
+
+  it('fences checkpoints with the lease counter: a process whose lease was taken again under the same worker id cannot checkpoint over the new one', async () => {
+    const f = await fixture(1);
+    const before = f.worker('a');
+    await before.coordinator.tick();
+    const old = before.gained[0] as ShardLease;
+    await old.checkpoint('10');
+    // A second process with the same worker id (a container restarted while its predecessor still
+    // runs) takes the live lease under its own id again at once: a new lease, a new counter.
+    const after = f.worker('a');
+    await after.coordinator.tick();
+    const current = after.gained[0] as ShardLease;
+    expect(current.shardId).toBe(old.shardId);
+    // The first process cannot know: its lease has not expired locally and no renewal has failed. Only
+    // the service refuses it, and only by the counter, since the owner is the same worker id.
+    expect(old.signal.aborted).toBe(false);
+    await expect(old.checkpoint('20')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect((await row(f.table, old.shardId))?.checkpoint).toBe('10');
+    await current.checkpoint('30');
+    expect((await row(f.table, old.shardId))?.checkpoint).toBe('30');
   });
 
   it('checkpoints with the lease counter, so a checkpoint from an older lease is refused', async () => {

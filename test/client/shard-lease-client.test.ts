@@ -217,8 +217,11 @@ describe('ShardLeaseClient signing', () => {
   });
 
   it('sends no signature to a loopback http URL unless told to', async () => {
+    // The verifier refuses an unsigned request; what matters is that the request went out unsigned.
     await new ShardLeaseClient({ baseUrl: verifier.url }).init().catch(() => undefined);
-    expect(verifier.received[0]?.headers.authorization).toBeUndefined();
+    expect(verifier.received).toHaveLength(1);
+    expect(verifier.received[0]?.headers).not.toHaveProperty('authorization');
+    expect(verifier.received[0]?.headers).not.toHaveProperty('x-amz-date');
   });
 });
 
@@ -305,7 +308,7 @@ describe('ShardLeaseClient retries and errors', () => {
     }
   });
 
-  it('retries a release whose answer was lost; the service answers the retry 204 (release is idempotent)', async () => {
+  it('retries a release answered 502 (its answer lost at the gateway) and resolves on the retry’s 204', async () => {
     const server = await startScriptedServer([
       { status: 502, body: 'bad gateway', headers: { 'content-type': 'text/plain' } },
       { status: 204, body: '' },

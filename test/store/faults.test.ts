@@ -53,6 +53,7 @@ const CLAIM_TIMEOUT_MS = 1_000;
 const OPS_PER_ACTOR = 60;
 const RUN_BOUND_MS = 6_000;
 const RETRY = { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 50 };
+const HTTP_RETRY = { ...RETRY, maxAttempts: 3 };
 /** Per request; about 40 % of requests meet a fault. */
 const FAULTS: Readonly<Partial<Record<FaultKind, number>>> = {
   delay: 0.1,
@@ -359,6 +360,22 @@ const INVARIANTS = {
 } as const;
 type InvariantId = keyof typeof INVARIANTS;
 const INVARIANT_IDS = Object.keys(INVARIANTS) as InvariantId[];
+/**
+ * The fewest checks of each invariant one seed must make, about a third of the fewest any of the
+ * default seeds made when this was set (e: 3 to 6 a seed, h: 7 to 12): a seed or workload change that
+ * stops exercising one fails.
+ */
+const MIN_CHECKS_PER_SEED: Record<InvariantId, number> = {
+  a: 60,
+  a2: 60,
+  b: 200,
+  c: 20,
+  d: 800,
+  e: 2,
+  f: 70,
+  g: 20,
+  h: 3,
+};
 
 interface Violation {
   readonly invariant: InvariantId;
@@ -428,7 +445,12 @@ class Actor {
       tableName: run.tableName,
       leaseDurationMs: LEASE_MS,
       claimTimeoutMs: CLAIM_TIMEOUT_MS,
-      retry: { ...RETRY, random: seededRandom(run.seed, 'backoff', index) },
+      // The HTTP actors retry less, so that faults outlast their retries and reach them as 5xx/429
+      // answers, whose shape (e) checks: with the full budget a run saw a handful.
+      retry: {
+        ...(this.via === 'http' ? HTTP_RETRY : RETRY),
+        random: seededRandom(run.seed, 'backoff', index),
+      },
     });
     this.api =
       this.via === 'http'
@@ -468,7 +490,7 @@ class Actor {
     const held = [...this.beliefs.keys()].sort();
     const heldShard = held.length > 0 ? held[Math.floor(heldRoll * held.length)] : undefined;
     let op: Op = drawn;
-    if ((op === 'renew' || op === 'release') && heldShard === undefined) op = 'getLease';
+    if (op === 'renew' && heldShard === undefined) op = 'getLease';
     switch (op) {
       case 'getLease':
         await this.getLease(anyShard);
@@ -485,7 +507,8 @@ class Actor {
         break;
       }
       case 'release':
-        await this.release(heldShard as string);
+        // Sometimes a shard it does not hold (a stale give-back): refused only if another worker owns it (h).
+        await this.release(heldShard !== undefined && !stray ? heldShard : anyShard);
         break;
       case 'claim':
         await this.claim(anyShard);
@@ -1093,7 +1116,11 @@ describe('the service under injected DynamoDB faults', () => {
     reports.push(report);
     if (process.env.FAULT_VERBOSE) console.log(describeViolations(report));
     if (report.violations.length > 0) throw new Error(describeViolations(report));
-    expect(report.checks.a).toBeGreaterThan(0);
+    // An invariant checked too rarely proves little: every seed must exercise each one.
+    const under = INVARIANT_IDS.filter((id) => report.checks[id] < MIN_CHECKS_PER_SEED[id]).map(
+      (id) => `(${id}) checked ${report.checks[id]} times, fewer than ${MIN_CHECKS_PER_SEED[id]}`,
+    );
+    expect(under).toEqual([]);
   });
 
   it('injected every kind of fault', () => {

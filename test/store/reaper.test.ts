@@ -398,6 +398,39 @@ describe('Reaper: ended shards', () => {
     expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
     expect((await readAll(table.io.client, table.tableName)).get('p')?.[Attr.AssignedTo]).toBe('late');
   });
+
+  it('does not delete an ended row that a Go worker takes between the read and the delete (no counter to tell)', async () => {
+    // Rows the Go library wrote carry no LeaseCounter, and its take (a PutItem of the whole row) adds
+    // none: only the live owner in the condition keeps the delete off a lease taken after the read.
+    await seed(table.io.client, table.tableName, [ended('go-parent'), child('go-child', 'go-parent')]);
+    const { client } = reaperClient();
+    let taken = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!taken && context.commandName === 'DeleteItemCommand') {
+          taken = true;
+          await table.io.client.send(
+            new PutItemCommand({
+              TableName: table.tableName,
+              Item: toItem({
+                ShardID: 'go-parent',
+                AssignedTo: 'go-worker',
+                LeaseTimeout: goIso(T0 + 10_000),
+                Checkpoint: SHARD_END,
+              }),
+            }),
+          );
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'goTakesBeforeDelete' },
+    );
+
+    expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
+    const left = await readAll(table.io.client, table.tableName);
+    expect(left.get('go-parent')).toMatchObject({ AssignedTo: 'go-worker', Checkpoint: SHARD_END });
+    expect(left.get('go-parent')?.[Attr.LeaseCounter]).toBeUndefined();
+  });
 });
 
 describe('Reaper: concurrency and faults', () => {

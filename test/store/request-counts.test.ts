@@ -39,13 +39,19 @@ describe('DynamoDB requests per operation', () => {
     });
   });
 
-  it('getLease by the holder: the refused take, then the renewal (the counter moves only on a take)', async () => {
+  it('getLease by the holder: the refused take, then the renewal, which keeps the counter (it moves only on a take)', async () => {
     const id = shard();
-    await cp.getLease(id, { workerId: 'w1' });
-    expect(await requestsOf(() => cp.getLease(id, { workerId: 'w1' }))).toEqual({
-      UpdateItem: 2,
-      GetItem: 1,
-    });
+    const taken = await cp.getLease(id, { workerId: 'w1' });
+    let renewed: Awaited<ReturnType<typeof cp.getLease>> | undefined;
+    expect(
+      await requestsOf(async () => {
+        renewed = await cp.getLease(id, { workerId: 'w1' });
+      }),
+    ).toEqual({ UpdateItem: 2, GetItem: 1 });
+    expect(renewed?.leaseCounter).toBe(taken.leaseCounter);
+    expect((await cp.listShards({ limit: 1000 })).shards.find((l) => l.shardId === id)?.leaseCounter).toBe(
+      taken.leaseCounter,
+    );
   });
 
   it('renewLeases: one UpdateItem per shard held', async () => {
