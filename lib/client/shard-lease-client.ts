@@ -345,7 +345,8 @@ export class ShardLeaseClient implements Checkpointer {
           method: call.method,
           headers: sent,
           ...(body !== undefined && { body }),
-          signal: AbortSignal.timeout(Math.max(1, Math.min(this.timeoutMs, remainingMs))),
+          // Whole milliseconds: AbortSignal.timeout throws a RangeError on a fraction.
+          signal: AbortSignal.timeout(Math.max(1, Math.ceil(Math.min(this.timeoutMs, remainingMs)))),
         });
         text = await response.text();
       } catch (error) {

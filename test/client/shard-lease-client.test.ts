@@ -226,6 +226,23 @@ describe('ShardLeaseClient signing', () => {
 });
 
 describe('ShardLeaseClient retries and errors', () => {
+  it('sends a call whose deadline is shorter than the per-try timeout (the try gets what is left)', async () => {
+    // What is left of the deadline is a fraction of a millisecond past a whole one; the try's abort
+    // timer once got it as it was, AbortSignal.timeout threw, and every try failed as "no response".
+    const server = await startScriptedServer([
+      { status: 200, body: lease, headers: { 'content-type': 'application/json' } },
+    ]);
+    try {
+      const client = new ShardLeaseClient({ baseUrl: server.url, timeoutMs: 5_000, deadlineMs: 1_000 });
+      await expect(client.getLease('shardId-1', { workerId: 'w1' })).resolves.toMatchObject({
+        shardId: 'shardId-1',
+      });
+      expect(server.seen).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('retries 503 and 429 with backoff and reports every try', async () => {
     const server = await startScriptedServer([
       { status: 503, body: problem('Internal') },
