@@ -178,6 +178,8 @@ const HEARTBEAT_BATCH = 250;
 const RENEW_BATCH = 100;
 /** Two: one late answer does not hold the next period back; a second late one does (no pile-up). */
 const RENEWALS_IN_FLIGHT = 2;
+/** Overdue shards taken on a heartbeat answered late (a prompt answer takes as many as there is room for). */
+const LATE_OVERDUE_TAKES = 1;
 const LIST_PAGE = 1000;
 const MAX_BACKOFF_FACTOR = 8;
 /** A service that did not state its terms is asked again this soon, then twice as late each time, up to a second. */
@@ -499,9 +501,9 @@ export class LeaseCoordinator {
     if (!plan || this.stopped || this.rebalancing) return;
     // A late answer is still used for this worker's own share: takes and claims are conditional
     // writes, so acting late is safe, and its shards are offered to others too once they stay free
-    // too long. Only a prompt answer (within a quarter of a renewal period) takes others' overdue
-    // shards: a slower one means a slow link or a service under load, and taking beyond the plan
-    // (refused takes, handovers later) would add load where it hurts.
+    // too long. Others' overdue shards are taken freely only on a prompt answer (within a quarter of
+    // a renewal period); a slower one (a slow link, a service under load) takes one, since taking
+    // beyond the plan (refused takes, handovers later) adds load where it hurts.
     const answeredAfterMs = this.scheduler.now() - sentAt;
     if (answeredAfterMs > this.t.renewIntervalMs + this.t.toleranceMs) {
       this.logger.warn('heartbeat answered later than a renewal period', {
@@ -567,14 +569,21 @@ export class LeaseCoordinator {
   }
 
   /**
-   * Takes what the service's plan offers (its own share, then, answered promptly, shards nobody took in
-   * time), then claims the shards it advises stealing.
+   * Takes what the service's plan offers (its own share, then shards nobody took in time: all it has
+   * room for on a prompt answer, one on a late one), then claims the shards it advises stealing.
    */
   private async followPlan(plan: HeartbeatResult, prompt: boolean): Promise<void> {
-    const overdue = prompt ? plan.overdue : [];
-    for (const shardId of new Set([...plan.take, ...overdue])) {
+    const own = new Set(plan.take);
+    let overdueTakes = 0;
+    for (const shardId of new Set([...plan.take, ...plan.overdue])) {
       if (this.held.size >= this.maxLeases || this.stopped) break;
       if (this.held.has(shardId) || this.backingOff(shardId)) continue;
+      if (!own.has(shardId) && !prompt) {
+        // Late: one overdue shard per answer. When every answer is late (a service under load), the
+        // fleet still takes what nobody took, without a burst of refused takes.
+        if (overdueTakes >= LATE_OVERDUE_TAKES) continue;
+        overdueTakes++;
+      }
       await this.take({ shardId });
     }
     this.dropOverdueSteals();
