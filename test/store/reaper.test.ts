@@ -311,6 +311,34 @@ describe('Reaper: claims', () => {
       ClaimedAt: iso(T0),
     });
   });
+
+  it('keeps a Go-written claim whose lease the Go library renewed between the read and the write', async () => {
+    // A Go claim has no ClaimedAt: it lapses relative to LeaseTimeout, so only the timeout in the
+    // condition tells the renewed row from the one read.
+    await seed(table.io.client, table.tableName, [
+      { ShardID: 'go-renewed', LeaseTimeout: goIso(T0 - CLAIM - 2_000), ClaimRequest: 'go-thief' },
+    ]);
+    const { client } = reaperClient();
+    beforeUpdateOf(client, 'go-renewed', async () => {
+      await table.io.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: toItem({
+            ShardID: 'go-renewed',
+            AssignedTo: 'go-worker',
+            LeaseTimeout: goIso(T0 + 10_000),
+            ClaimRequest: 'go-thief',
+          }),
+        }),
+      );
+    });
+
+    expect(await reaper(client).runPass()).toMatchObject({ claimsDropped: 0, conflicts: 1 });
+    expect((await readAll(table.io.client, table.tableName)).get('go-renewed')).toMatchObject({
+      AssignedTo: 'go-worker',
+      ClaimRequest: 'go-thief',
+    });
+  });
 });
 
 describe('Reaper: ended shards', () => {
