@@ -56,22 +56,27 @@ function reaperClient(): { client: DynamoDBClient; writes: Map<string, number> }
 }
 
 /**
- * Runs `hook` on the reaper's own client right before its first UpdateItem of `shardId` is sent:
- * the reaper has read the row and decided, and the hook changes the row under it. This makes the
- * read/write interleaving deterministic instead of hoping a race happens.
+ * Runs `hook` on the reaper's own client right before its first `command` (UpdateItem by default) of
+ * `shardId` is sent: the reaper has read the row and decided, and the hook changes the row under it.
+ * This makes the read/write interleaving deterministic instead of hoping a race happens.
  */
-function beforeUpdateOf(client: DynamoDBClient, shardId: string, hook: () => Promise<void>): void {
+function beforeUpdateOf(
+  client: DynamoDBClient,
+  shardId: string,
+  hook: () => Promise<void>,
+  command: 'UpdateItemCommand' | 'DeleteItemCommand' = 'UpdateItemCommand',
+): void {
   let done = false;
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { Key?: Record<string, AttributeValue> };
-      if (!done && context.commandName === 'UpdateItemCommand' && input.Key?.[Attr.ShardId]?.S === shardId) {
+      if (!done && context.commandName === command && input.Key?.[Attr.ShardId]?.S === shardId) {
         done = true;
         await hook();
       }
       return next(args);
     },
-    { step: 'initialize', name: `beforeUpdateOf-${shardId}` },
+    { step: 'initialize', name: `before-${command}-${shardId}` },
   );
 }
 
@@ -411,16 +416,11 @@ describe('Reaper: ended shards', () => {
   it('does not delete an ended row that a worker takes between the read and the delete', async () => {
     await seed(table.io.client, table.tableName, [ended('p'), child('c', 'p')]);
     const { client } = reaperClient();
-    let taken = false;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (!taken && context.commandName === 'DeleteItemCommand') {
-          taken = true;
-          await table.checkpointer.getLease('p', { workerId: 'late' });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'takeBeforeDelete' },
+    beforeUpdateOf(
+      client,
+      'p',
+      () => table.checkpointer.getLease('p', { workerId: 'late' }).then(() => undefined),
+      'DeleteItemCommand',
     );
 
     expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
@@ -432,26 +432,23 @@ describe('Reaper: ended shards', () => {
     // none: only the live owner in the condition keeps the delete off a lease taken after the read.
     await seed(table.io.client, table.tableName, [ended('go-parent'), child('go-child', 'go-parent')]);
     const { client } = reaperClient();
-    let taken = false;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (!taken && context.commandName === 'DeleteItemCommand') {
-          taken = true;
-          await table.io.client.send(
-            new PutItemCommand({
-              TableName: table.tableName,
-              Item: toItem({
-                ShardID: 'go-parent',
-                AssignedTo: 'go-worker',
-                LeaseTimeout: goIso(T0 + 10_000),
-                Checkpoint: SHARD_END,
-              }),
+    beforeUpdateOf(
+      client,
+      'go-parent',
+      async () => {
+        await table.io.client.send(
+          new PutItemCommand({
+            TableName: table.tableName,
+            Item: toItem({
+              ShardID: 'go-parent',
+              AssignedTo: 'go-worker',
+              LeaseTimeout: goIso(T0 + 10_000),
+              Checkpoint: SHARD_END,
             }),
-          );
-        }
-        return next(args);
+          }),
+        );
       },
-      { step: 'initialize', name: 'goTakesBeforeDelete' },
+      'DeleteItemCommand',
     );
 
     expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
