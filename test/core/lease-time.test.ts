@@ -110,6 +110,9 @@ describe('parseLeaseTime', () => {
   it('applies a numeric zone offset', () => {
     expect(parseLeaseTime('2026-11-24T21:10:41.123+02:00')).toBe(T);
     expect(parseLeaseTime('2026-11-24T14:10:41.123-05:00')).toBe(T);
+    // Offsets with minutes: the minutes move the instant the same way as the hours.
+    expect(parseLeaseTime('2026-11-25T00:40:41.123+05:30')).toBe(T);
+    expect(parseLeaseTime('2026-11-24T15:40:41.123-03:30')).toBe(T);
   });
 
   it('returns undefined for anything that is not RFC 3339', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  compareSequenceNumbers,
   isSequenceNumber,
   isValidCheckpoint,
   MAX_SEQUENCE_DIGITS,
@@ -42,5 +43,36 @@ describe('normalizeCheckpoint', () => {
         expect(byText).toBe(x < y ? -1 : x > y ? 1 : 0);
       }),
     );
+  });
+});
+
+describe('compareSequenceNumbers', () => {
+  const normalized = fc.stringMatching(/^[0-9]{1,40}$/).map(normalizeCheckpoint);
+
+  it('orders normalized sequence numbers as numbers, equal ones as equal', () => {
+    fc.assert(
+      fc.property(normalized, normalized, (a, b) => {
+        const x = BigInt(a);
+        const y = BigInt(b);
+        expect(Math.sign(compareSequenceNumbers(a, b))).toBe(x < y ? -1 : x > y ? 1 : 0);
+        expect(compareSequenceNumbers(a, a)).toBe(0);
+      }),
+    );
+  });
+
+  it('puts SHARD_END after every sequence number and equal to itself', () => {
+    fc.assert(
+      fc.property(normalized, (a) => {
+        expect(compareSequenceNumbers(SHARD_END, a)).toBeGreaterThan(0);
+        expect(compareSequenceNumbers(a, SHARD_END)).toBeLessThan(0);
+      }),
+    );
+    expect(compareSequenceNumbers(SHARD_END, SHARD_END)).toBe(0);
+  });
+
+  it('orders same-length numbers by their digits, both ways', () => {
+    expect(compareSequenceNumbers('19', '21')).toBeLessThan(0);
+    expect(compareSequenceNumbers('21', '19')).toBeGreaterThan(0);
+    expect(compareSequenceNumbers('9', '10')).toBeLessThan(0);
   });
 });
