@@ -456,6 +456,31 @@ describe('Reaper: ended shards', () => {
     expect(left.get('go-parent')).toMatchObject({ AssignedTo: 'go-worker', Checkpoint: SHARD_END });
     expect(left.get('go-parent')?.[Attr.LeaseCounter]).toBeUndefined();
   });
+
+  it('does not delete an ended row whose checkpoint is rewound between the read and the delete (no counter, no owner)', async () => {
+    // A tool outside shardlease (an operator's script on a table shared with Go workers) rewinds an
+    // ended shard to reprocess it: no owner and no counter move, so only the SHARD_END check in the
+    // delete condition keeps the rewound row.
+    const rewound = '49590338271490256608559692538361571095921575989136588898';
+    await seed(table.io.client, table.tableName, [ended('rewound'), child('rewound-child', 'rewound')]);
+    const { client } = reaperClient();
+    beforeUpdateOf(
+      client,
+      'rewound',
+      async () => {
+        await table.io.client.send(
+          new PutItemCommand({
+            TableName: table.tableName,
+            Item: toItem({ ShardID: 'rewound', LeaseTimeout: goIso(T0 - 60_000), Checkpoint: rewound }),
+          }),
+        );
+      },
+      'DeleteItemCommand',
+    );
+
+    expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
+    expect((await readAll(table.io.client, table.tableName)).get('rewound')).toMatchObject({ Checkpoint: rewound });
+  });
 });
 
 describe('Reaper: concurrency and faults', () => {
