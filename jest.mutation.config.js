@@ -14,7 +14,7 @@ module.exports = {
   testMatch: [
     '<rootDir>/test/core/*.test.ts',
     '<rootDir>/test/store/{dynamo-checkpointer,expressions,go-format,heartbeat,listing,reaper,refusal-item,request-counts,retry}.test.ts',
-    '<rootDir>/test/client/{coordinator,coordinator-balance,dynamo-checkpointer.behaviour}.test.ts',
+    '<rootDir>/test/client/{coordinator,coordinator-balance,dynamo-checkpointer.behaviour,lease-ledger}.test.ts',
     '<rootDir>/test/sim/{liveness,failures,invariants}.test.ts',
     // The reaper against kinesalite: the only tests of its gone-shard rules (24 reaper-rules.ts mutants
     // were uncovered without it).
