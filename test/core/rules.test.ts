@@ -10,6 +10,7 @@ import {
 import { type Lease, type LeaseRow, toLease, toRow } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import {
+  answerShowsUpdate,
   checkpointCondition,
   claimCondition,
   explainCheckpointRefusal,
@@ -17,7 +18,10 @@ import {
   explainReleaseRefusal,
   explainRenewRefusal,
   explainTakeRefusal,
+  handoverWindowMs,
+  isWellFormed,
   leaseIsLive,
+  type RowUpdate,
   renewCondition,
   ruleTimes,
   takeCondition,
@@ -259,5 +263,56 @@ describe('leaseIsLive', () => {
       LeaseCounter: 3,
     };
     expect(toRow(toLease(row))).toEqual(row);
+  });
+});
+
+describe('answerShowsUpdate (a write counts as done only when the answer proves it)', () => {
+  const update: RowUpdate = {
+    set: [
+      ['AssignedTo', { kind: 'set', value: 'w1' }],
+      ['Checkpoint', { kind: 'setIfMissing', value: '' }],
+      ['LeaseCounter', { kind: 'increment', by: 1 }],
+    ],
+    remove: ['ClaimRequest'],
+  };
+  const answer: LeaseRow = { ShardID: 's', AssignedTo: 'w1', Checkpoint: '100', LeaseCounter: 5 };
+
+  it('accepts the row with every value set, every counter a whole number and every removal gone', () => {
+    expect(answerShowsUpdate(answer, 's', update)).toBe(true);
+    expect(answerShowsUpdate(answer, 's', { set: [], remove: [] })).toBe(true);
+  });
+
+  it('refuses no answer, another shard, or a row with a wrongly typed attribute', () => {
+    expect(answerShowsUpdate(undefined, 's', update)).toBe(false);
+    expect(answerShowsUpdate(answer, 'other', update)).toBe(false);
+    expect(answerShowsUpdate({ ...answer, LeaseTimeout: 5 }, 's', update)).toBe(false);
+  });
+
+  it('refuses a value not as written, a set-if-missing of another type, a counter that is no whole number', () => {
+    expect(answerShowsUpdate({ ...answer, AssignedTo: 'w2' }, 's', update)).toBe(false);
+    expect(answerShowsUpdate({ ...answer, Checkpoint: undefined }, 's', update)).toBe(false);
+    expect(answerShowsUpdate({ ...answer, LeaseCounter: undefined }, 's', update)).toBe(false);
+    expect(answerShowsUpdate({ ...answer, LeaseCounter: 5.5 }, 's', update)).toBe(false);
+  });
+
+  it('refuses a row that still has an attribute the update removes', () => {
+    expect(answerShowsUpdate({ ...answer, ClaimRequest: 'w2' }, 's', update)).toBe(false);
+  });
+});
+
+describe('isWellFormed', () => {
+  it('wants strings for the string attributes and numbers for the counters, and ignores unknown ones', () => {
+    expect(isWellFormed({ ShardID: 's', LeaseCounter: 1, Capacity: 4, Foreign: 7 })).toBe(true);
+    expect(isWellFormed({ ShardID: 's', LeaseCounter: '1' })).toBe(false);
+    expect(isWellFormed({ ShardID: 's', Capacity: '4' })).toBe(false);
+    expect(isWellFormed({ ShardID: 's', AssignedTo: 3 })).toBe(false);
+    expect(isWellFormed({ ShardID: 7 })).toBe(false);
+  });
+});
+
+describe('handoverWindowMs', () => {
+  it('is one renewal period, a third of the lease, in whole milliseconds rounded down', () => {
+    expect(handoverWindowMs({ leaseDurationMs: 10_000 })).toBe(3_333);
+    expect(handoverWindowMs({ leaseDurationMs: 9_002 })).toBe(3_000);
   });
 });
