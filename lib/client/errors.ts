@@ -96,6 +96,8 @@ export function errorFromResponse(failure: HttpFailure): ShardLeaseError {
     const details = Object.fromEntries(Object.entries(body).filter(([k]) => !ENVELOPE.has(k)));
     return Object.assign(error, {
       message: typeof body.message === 'string' ? body.message : error.message,
+      // The server knew why (a hint may depend on the caller, which the body does not name).
+      ...(typeof body.hint === 'string' && { hint: body.hint }),
       details: { ...error.details, ...details, ...extra },
     });
   }

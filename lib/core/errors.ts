@@ -135,15 +135,28 @@ export class ShardClaimedError extends ShardLeaseError {
   }
 }
 
+/** Why a lease is lost, where the row alone does not tell the caller (it may still name the caller). */
+export type LeaseLostCause = 'expired' | 'retaken';
+
+const LEASE_LOST_HINTS: Readonly<Record<LeaseLostCause, string>> = {
+  expired:
+    'the lease expired before this worker renewed it, so any worker may take the shard now: stop processing the shard, and take the lease again before checkpointing',
+  retaken:
+    'the lease was taken again under this worker id since (another process with the same id, or a retried take): this lease is over, so stop processing under it',
+};
+
 /** The caller no longer owns an unexpired lease (or the lease counter moved on): it must stop. */
 export class LeaseLostError extends ShardLeaseError {
-  constructor(reason: string, details: LeaseConflictDetails = {}) {
+  constructor(reason: string, details: LeaseConflictDetails = {}, cause?: LeaseLostCause) {
     super(
       ErrorCode.LeaseLost,
       `lease lost: ${reason}`,
       { ...details },
       {
-        hint: `this worker no longer holds the lease${details.owner ? ` (worker ${details.owner} does)` : ''}: stop processing the shard, and take the lease again before checkpointing`,
+        hint:
+          cause === undefined
+            ? `this worker no longer holds the lease${details.owner ? ` (worker ${details.owner} does)` : ''}: stop processing the shard, and take the lease again before checkpointing`
+            : LEASE_LOST_HINTS[cause],
       },
     );
   }

@@ -393,6 +393,7 @@ export function renewPlan(workerId: string, options: RenewOptions = {}): WritePl
           new LeaseLostError(
             `the lease was taken again (lease counter ${details.leaseCounter ?? 0}, not ${leaseCounter})`,
             details,
+            'retaken',
           ),
         );
       }
@@ -429,7 +430,11 @@ export function explainRenewRefusal(
   }
   if (holds(claimBlocks(workerId, t), row)) return new ShardClaimedError(details);
   if (!holds(leaseIsUnexpired(t), row)) {
-    return new LeaseLostError(`the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`, details);
+    return new LeaseLostError(
+      `the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`,
+      details,
+      'expired',
+    );
   }
   return new LeaseLostError('the lease changed concurrently', details);
 }
@@ -514,12 +519,17 @@ export function explainCheckpointRefusal(
     );
   }
   if (!holds(leaseIsUnexpired(t), row)) {
-    return new LeaseLostError(`the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`, details);
+    return new LeaseLostError(
+      `the lease expired at ${details.leaseTimeout ?? 'an unknown time'}`,
+      details,
+      'expired',
+    );
   }
   if (request.leaseCounter !== undefined && !holds(counterIs(request.leaseCounter), row)) {
     return new LeaseLostError(
       `the lease was taken again (lease counter ${details.leaseCounter ?? 0}, not ${request.leaseCounter})`,
       details,
+      'retaken',
     );
   }
   const advances = checkpointAdvances(request.checkpoint);

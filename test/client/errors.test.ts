@@ -58,12 +58,21 @@ describe('errorFromResponse', () => {
       expect(rebuilt.code).toBe(code);
       expect(rebuilt.name).toBe(original.name);
       expect(rebuilt.message).toBe(original.message);
+      expect(rebuilt.hint).toBe(original.hint);
       expect(rebuilt.details).toEqual({ ...original.details, status, requestId: 'req-42' });
       if (original instanceof ValidationError) {
         expect((rebuilt as ValidationError).issues).toEqual(original.issues);
       }
     },
   );
+
+  it("keeps the server's hint, which may depend on the caller (an expired lease that still names it)", () => {
+    const original = new LeaseLostError('the lease expired at 2026-11-24T19:10:41.123Z', conflict, 'expired');
+    const { status, body } = problemFor(original, 'req-43');
+    const rebuilt = errorFromResponse({ status, body, text: JSON.stringify(body), requestId: 'req-43' });
+    expect(rebuilt.hint).toBe(original.hint);
+    expect(rebuilt.hint).not.toContain('worker w1 does');
+  });
 
   it('makes a 429 without a code Throttled, and anything else without one Internal', () => {
     const throttled = errorFromResponse({

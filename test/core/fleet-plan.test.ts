@@ -537,8 +537,24 @@ describe('freeSince and parentsEndedAt', () => {
 
   it('is the later end of the two parents, as their rows tell', () => {
     const rows = new Map<string, Lease>([
-      ['p', { shardId: 'p', checkpoint: SHARD_END, checkpointedAt: formatLeaseTime(NOW - 5_000) }],
-      ['q', { shardId: 'q', checkpoint: SHARD_END, checkpointedAt: formatLeaseTime(NOW - 2_000) }],
+      [
+        'p',
+        {
+          shardId: 'p',
+          leaseCounter: 1,
+          checkpoint: SHARD_END,
+          checkpointedAt: formatLeaseTime(NOW - 5_000),
+        },
+      ],
+      [
+        'q',
+        {
+          shardId: 'q',
+          leaseCounter: 1,
+          checkpoint: SHARD_END,
+          checkpointedAt: formatLeaseTime(NOW - 2_000),
+        },
+      ],
     ]);
     expect(parentsEndedAt({ shardId: 'c', parentShardId: 'p', adjacentParentShardId: 'q' }, rows)).toBe(
       NOW - 2_000,

@@ -171,12 +171,16 @@ describe('explainCheckpointRefusal', () => {
     const error = explainCheckpointRefusal(expired, request, t);
     expect(error).toBeInstanceOf(LeaseLostError);
     expect(error.message).toBe(`lease lost: the lease expired at ${at(-1)}`);
+    // The row still names the caller: the hint must not tell it that it (someone else) holds the lease.
+    expect(error.hint).toMatch(/^the lease expired before this worker renewed it/);
+    expect(error.hint).not.toContain('w1');
   });
 
   it('is LeaseLost naming both counters when the fencing token moved on', () => {
     const error = explainCheckpointRefusal(live, { ...request, leaseCounter: 3 }, t);
     expect(error).toBeInstanceOf(LeaseLostError);
     expect(error.message).toMatch(/lease counter 4, not 3/);
+    expect(error.hint).toMatch(/^the lease was taken again under this worker id/);
   });
 
   it('is CheckpointRegression with the requested and recorded checkpoints when it would go backwards', () => {

@@ -5,7 +5,14 @@
  */
 const Sequencer = require('@jest/test-sequencer').default;
 
-const ORDER = [/\/test\/core\//, /\/test\/client\/lease-ledger\.test\.ts$/, /\/test\/sim\//, /\/test\/store\//, /\/test\/client\//, /\.mutation\.ts$/];
+const ORDER = [
+  /\/test\/core\//,
+  /\/test\/client\/lease-ledger\.test\.ts$/,
+  /\/test\/sim\//,
+  /\/test\/store\//,
+  /\/test\/client\//,
+  /\.mutation\.ts$/,
+];
 
 const rank = (path) => {
   const at = ORDER.findIndex((pattern) => pattern.test(path));

@@ -479,7 +479,9 @@ describe('Reaper: ended shards', () => {
     );
 
     expect(await reaper(client).runPass()).toMatchObject({ endedRowsDeleted: 0, conflicts: 1 });
-    expect((await readAll(table.io.client, table.tableName)).get('rewound')).toMatchObject({ Checkpoint: rewound });
+    expect((await readAll(table.io.client, table.tableName)).get('rewound')).toMatchObject({
+      Checkpoint: rewound,
+    });
   });
 });
 
