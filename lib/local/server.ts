@@ -27,7 +27,7 @@ import { ROUTES } from '../http/routes';
 import { DynamoCheckpointer } from '../store/dynamo-checkpointer';
 import { createDynamoClient } from '../store/dynamo-client';
 import { KinesisShardSource } from '../store/kinesis-shard-source';
-import { Reaper, type ReaperSummary } from '../store/reaper';
+import { Reaper, type ReaperSummary, reaperPassLevel } from '../store/reaper';
 import { localLambdaContext, readBody, toApiGatewayEvent } from './api-gateway-event';
 import {
   type Answer,
@@ -89,20 +89,6 @@ export interface LocalServer {
   reap(): Promise<ReaperSummary>;
   /** Stops the timer, the listener and the embedded dynalite; on-disk data stays intact. */
   close(): Promise<void>;
-}
-
-/** True when a reaper pass finished and changed nothing. */
-export function reaperPassWasIdle(summary: ReaperSummary): boolean {
-  return (
-    summary.complete &&
-    summary.leasesReclaimed === 0 &&
-    summary.claimsDropped === 0 &&
-    summary.endedRowsDeleted === 0 &&
-    summary.goneRowsDeleted === 0 &&
-    summary.shardsDiscovered === 0 &&
-    summary.workerRowsDeleted === 0 &&
-    summary.conflicts === 0
-  );
 }
 
 /** Writes a whole answer; a HEAD request gets its headers only (node drops the body). */
@@ -330,8 +316,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         .runPass()
         .then((summary: ReaperSummary) => {
           // A pass that changed nothing is routine: DEBUG, so an idle server stays quiet at INFO.
-          if (reaperPassWasIdle(summary)) logger.debug('reaper pass', { ...summary });
-          else logger.info('reaper pass', { ...summary });
+          logger[reaperPassLevel(summary, 'debug')]('reaper pass', { ...summary });
           return summary;
         })
         .finally(() => {

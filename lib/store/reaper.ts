@@ -409,6 +409,33 @@ export class Reaper {
   }
 }
 
+/** True when a reaper pass finished and changed nothing. */
+export function reaperPassWasIdle(summary: ReaperSummary): boolean {
+  return (
+    summary.complete &&
+    summary.leasesReclaimed === 0 &&
+    summary.claimsDropped === 0 &&
+    summary.endedRowsDeleted === 0 &&
+    summary.goneRowsDeleted === 0 &&
+    summary.shardsDiscovered === 0 &&
+    summary.workerRowsDeleted === 0 &&
+    summary.conflicts === 0
+  );
+}
+
+/**
+ * How loud a pass's summary line is, wherever it runs: ERROR when a fault stopped it (a table or stream
+ * that did not answer: the pass could not complete, and the next one starts where it stopped), INFO
+ * when it changed something, `idle` when it finished and changed nothing.
+ */
+export function reaperPassLevel(
+  summary: ReaperSummary,
+  idle: 'debug' | 'info' = 'info',
+): 'debug' | 'info' | 'error' {
+  if (summary.fault !== undefined) return 'error';
+  return reaperPassWasIdle(summary) ? idle : 'info';
+}
+
 /**
  * The one summary line of a pass (ERROR when a fault stopped it, INFO otherwise) and its counts as
  * metrics, published at once (a scheduled handler has no request to flush them at the end of). The
@@ -418,8 +445,7 @@ export class Reaper {
 export function reportReaperPass(summary: ReaperSummary, sinks: { logger: Logger; metrics: Metrics }): void {
   const { logger, metrics } = sinks;
   const m = REAPER_METRICS;
-  if (summary.fault) logger.error('reaper pass', { ...summary });
-  else logger.info('reaper pass', { ...summary });
+  logger[reaperPassLevel(summary)]('reaper pass', { ...summary });
   metrics.addMetric(m.leasesReclaimed, MetricUnit.Count, summary.leasesReclaimed);
   metrics.addMetric(m.claimsDropped, MetricUnit.Count, summary.claimsDropped);
   metrics.addMetric(

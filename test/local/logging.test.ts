@@ -35,10 +35,13 @@ afterAll(() => server.close());
 
 beforeEach(() => {
   written = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(chunk.toString());
-    return true;
-  });
+  // Powertools writes WARN and ERROR lines to stderr, the others to stdout.
+  for (const stream of [process.stdout, process.stderr]) {
+    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(chunk.toString());
+      return true;
+    });
+  }
 });
 afterEach(() => jest.restoreAllMocks());
 
@@ -94,6 +97,33 @@ describe('the local server’s logs', () => {
     for (const pass of passes) {
       expect(pass.function_request_id).toBeUndefined();
       expect(pass.function_name).toBeUndefined();
+    }
+  });
+});
+
+describe('the local server’s reaper faults', () => {
+  it('logs a pass stopped by a stream that does not answer at ERROR, with the fault', async () => {
+    // A stream configured, and a Kinesis endpoint where nothing listens (port 9 on loopback: discard).
+    const faulty = await startLocalServer({
+      port: 0,
+      dynamoDbEndpoint: testEndpoint(),
+      tableName: uniqueTableName('local-logging-fault'),
+      createTable: true,
+      leaseDurationMs: LEASE,
+      reaperIntervalMs: 0,
+      streamName: 'nowhere',
+      kinesisEndpoint: 'http://127.0.0.1:9',
+      clock,
+      logger: new Logger({ serviceName: 'shardlease-local', logLevel: 'DEBUG' }),
+    });
+    try {
+      const summary = await faulty.reap();
+      expect(summary.fault).toMatch(/^listing the stream failed/);
+      const passes = lines().filter((l) => l.message === 'reaper pass');
+      expect(passes.map((p) => [p.level, p.complete])).toEqual([['ERROR', false]]);
+      expect(passes[0].fault).toBe(summary.fault);
+    } finally {
+      await faulty.close();
     }
   });
 });
