@@ -78,8 +78,8 @@ export const OPTIONS: Readonly<Record<OptionName, OptionSpec>> = {
   },
   stream: {
     type: 'string',
-    value: 'A,B,…',
-    description: 'the stream whose shard list decides which rows are gone (env STREAM_NAME)',
+    value: 'NAME',
+    description: 'the one stream whose shard list decides which rows are gone (env STREAM_NAME)',
   },
   'kinesis-endpoint': {
     type: 'string',

@@ -96,6 +96,17 @@ export class EnvReader {
     return [...new Set(items)];
   }
 
+  /** One of `allowed`, in any letter case; the value as `allowed` spells it. */
+  oneOf<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+    if (match === undefined) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
+    }
+    return match;
+  }
+
   /** An integer in min..max. */
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     return this.whole(name, fallback, (v) => v >= min && v <= max, `an integer in ${min}..${max}`);
@@ -147,7 +158,11 @@ export function readStreamName(r: EnvReader): string | undefined {
   return value;
 }
 
+/** The levels Powertools Logger knows; it would ignore any other value without a word. */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+
 export function readService(r: EnvReader): ServiceConfig {
+  r.oneOf('POWERTOOLS_LOG_LEVEL', LOG_LEVELS);
   return {
     tableName: r.required('TABLE_NAME', (v) =>
       TABLE_NAME.test(v) ? undefined : 'must be 3..255 of [a-zA-Z0-9_.-]',
@@ -181,5 +196,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     streamName: readStreamName(r),
     kinesisEndpoint: r.url('KINESIS_ENDPOINT'),
   };
+  // Read by bin/local.ts before anything logs (lib/local/log-format.ts); checked here with the rest.
+  r.oneOf('LOG_FORMAT', ['json', 'pretty']);
   return finish(r, config);
 }

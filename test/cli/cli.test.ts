@@ -9,7 +9,7 @@ import { runCli } from '../../lib/cli/run-cli';
 import { ShardLeaseClient } from '../../lib/client/shard-lease-client';
 import { ManualClock } from '../../lib/core/clock';
 import { NoLeaseOwnerError } from '../../lib/core/errors';
-import { formatLeaseTime } from '../../lib/core/lease-time';
+import { formatLeaseTime, parseLeaseTime } from '../../lib/core/lease-time';
 import { type LocalServer, startLocalServer } from '../../lib/local/server';
 import { createTestTable, testEndpoint, uniqueTableName } from '../support/dynamo';
 import { startKinesalite } from '../support/kinesalite';
@@ -102,7 +102,11 @@ describe('help and usage', () => {
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain('usage: shardlease checkpoint <shard> <sequence> --worker ID [options]');
     expect(ran.stdout).toContain('--counter N');
-    expect((await cli(['help', 'reap'])).stdout).toContain('--dynamodb-endpoint URL');
+    const reap = (await cli(['help', 'reap'])).stdout;
+    expect(reap).toContain('--dynamodb-endpoint URL');
+    // One table serves one stream: the help must not offer a list the command then refuses.
+    expect(reap).toContain('--stream NAME');
+    expect(reap).not.toContain('A,B');
     expect((await cli(['workers', '-h'])).stdout).toContain('--strict');
   });
 
@@ -640,13 +644,18 @@ describe('delete and reset', () => {
       previous: { checkpoint: '900', owner: 'w1', parentShardId: 'shardId-parent' },
     });
     const row = (await api.listShards({ limit: 1000 })).shards.find((l) => l.shardId === id);
-    // Released as a take leaves it: no owner, no checkpoint, no claim (the old timeout means nothing).
+    // Released as a take leaves it: no owner, no checkpoint, no claim, and as lease timeout the instant
+    // of the release (nothing ahead: `show` must not promise a lease that nobody holds).
     expect(row).toEqual({
       shardId: id,
       parentShardId: 'shardId-parent',
       leaseCounter: 1,
       leaseTimeout: expect.any(String),
     });
+    expect(parseLeaseTime(row?.leaseTimeout as string)).toBeLessThanOrEqual(Date.now());
+    const shown = await cli(['show', id, ...url]);
+    expect(shown.stdout).toMatch(/^owner +-$/m);
+    expect(shown.stdout).toMatch(/^lease timeout .*\(expired .* ago\)$/m);
     // The next worker takes it with no checkpoint: it starts from its initial position.
     const taken = await api.getLease(id, { workerId: 'w2' });
     expect(taken.checkpoint).toBeUndefined();

@@ -113,4 +113,19 @@ describe('loadLocalConfig', () => {
     expect(problems.join('\n')).toMatch(/PORT="70000" must be an integer in 0\.\.65535/);
     expect(problems.join('\n')).toMatch(/REAPER_INTERVAL_MS="5"/);
   });
+
+  it('checks the log level and format, in any letter case, instead of letting them fall back silently', () => {
+    expect(() => loadLocalConfig({ POWERTOOLS_LOG_LEVEL: 'debug', LOG_FORMAT: 'PRETTY' })).not.toThrow();
+    expect(() => loadLocalConfig({ LOG_FORMAT: 'json' })).not.toThrow();
+    expect(problemsOf(() => loadLocalConfig({ POWERTOOLS_LOG_LEVEL: 'bogus', LOG_FORMAT: 'prety' }))).toEqual(
+      [
+        'POWERTOOLS_LOG_LEVEL="bogus" must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT',
+        'LOG_FORMAT="prety" must be one of json, pretty',
+      ],
+    );
+    // Lambda reads the level too (the stack sets a valid one).
+    expect(problemsOf(() => loadConfig({ TABLE_NAME: 'leases', POWERTOOLS_LOG_LEVEL: 'loud' }))).toEqual([
+      'POWERTOOLS_LOG_LEVEL="loud" must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT',
+    ]);
+  });
 });
