@@ -76,11 +76,7 @@ export const expiredBeyondGrace = (t: ReaperTimes): Condition =>
  * LeaseCounter; its absence is then part of the condition, so our own take (which adds one) is seen.
  */
 export const leaseAsRead = (row: LeaseRow): Condition =>
-  and(
-    compare(attr(Attr.AssignedTo), '=', row[Attr.AssignedTo] ?? ''),
-    asRead(row, Attr.LeaseTimeout),
-    asRead(row, Attr.LeaseCounter),
-  );
+  and(asRead(row, Attr.AssignedTo), asRead(row, Attr.LeaseTimeout), asRead(row, Attr.LeaseCounter));
 
 /** A pending claim that has lapsed (see claimIsFresh for how a Go-written claim lapses). */
 export const claimLapsed = (t: ReaperTimes): Condition =>
@@ -91,10 +87,7 @@ export const claimLapsed = (t: ReaperTimes): Condition =>
  * which a renewal moves, so the expiry is part of the condition then.
  */
 export const claimAsRead = (row: LeaseRow): Condition => {
-  const same = and(
-    compare(attr(Attr.ClaimRequest), '=', row[Attr.ClaimRequest] ?? ''),
-    asRead(row, Attr.ClaimedAt),
-  );
+  const same = and(asRead(row, Attr.ClaimRequest), asRead(row, Attr.ClaimedAt));
   return row[Attr.ClaimedAt] === undefined ? and(same, asRead(row, Attr.LeaseTimeout)) : same;
 };
 

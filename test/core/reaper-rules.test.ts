@@ -5,7 +5,7 @@
  */
 import { Attr, type LeaseRow } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
-import { decideDeletes, type ListedShard, reaperTimes } from '../../lib/core/reaper-rules';
+import { decideDeletes, type ListedShard, reaperTimes, streamViewProblem } from '../../lib/core/reaper-rules';
 import { SHARD_END } from '../../lib/core/sequence-number';
 
 const T0 = Date.parse('2026-11-25T00:00:00.000Z');
@@ -66,5 +66,13 @@ describe('decideDeletes', () => {
     expect(deleted([open('old')], [listed('new')])).toEqual(['old:gone']);
     expect(deleted([ended('p')], [listed('p', { closed: true })])).toEqual([]);
     expect(deleted([ended('p')])).toEqual([]);
+  });
+});
+
+describe('streamViewProblem (a listing that must not drive deletes)', () => {
+  it('refuses an empty listing and one without an open shard, and accepts one with an open shard', () => {
+    expect(streamViewProblem([])).toBe('the stream listed no shards');
+    expect(streamViewProblem([listed('a', { closed: true })])).toBe('the stream listed no open shard');
+    expect(streamViewProblem([listed('a', { closed: true }), listed('b')])).toBeUndefined();
   });
 });

@@ -344,6 +344,41 @@ describe('Reaper: claims', () => {
       ClaimRequest: 'go-thief',
     });
   });
+
+  it('drops a lapsed claim of ours even when the Go owner renews its lease between the read and the write', async () => {
+    // Our claims carry ClaimedAt and lapse by it alone: a renewal that moves LeaseTimeout (a Go
+    // worker's keeps the claim in place) must not make the reaper's drop a conflict.
+    const claimedAt = iso(T0 - CLAIM - 2_000);
+    await seed(table.io.client, table.tableName, [
+      {
+        ShardID: 'ours-go-owned',
+        AssignedTo: 'go-worker',
+        LeaseTimeout: goIso(T0 + 1_000),
+        ClaimRequest: 'thief',
+        ClaimedAt: claimedAt,
+      },
+    ]);
+    const { client } = reaperClient();
+    beforeUpdateOf(client, 'ours-go-owned', async () => {
+      await table.io.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: toItem({
+            ShardID: 'ours-go-owned',
+            AssignedTo: 'go-worker',
+            LeaseTimeout: goIso(T0 + 10_000),
+            ClaimRequest: 'thief',
+            ClaimedAt: claimedAt,
+          }),
+        }),
+      );
+    });
+
+    expect(await reaper(client).runPass()).toMatchObject({ claimsDropped: 1, conflicts: 0 });
+    const row = (await readAll(table.io.client, table.tableName)).get('ours-go-owned');
+    expect(row).toMatchObject({ AssignedTo: 'go-worker', LeaseTimeout: goIso(T0 + 10_000) });
+    expect(row?.ClaimRequest).toBeUndefined();
+  });
 });
 
 describe('Reaper: ended shards', () => {
