@@ -555,12 +555,15 @@ export class LeaseCoordinator {
           this.extend(held, started + this.t.leaseDurationMs - this.t.expiryMarginMs);
         }
         lost.push(...result.lost.filter((lease) => carried(lease.shardId) !== undefined));
+        // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
         if (result.failed.length > 0) {
           // Held as before, until their local expiry; the next period tries again.
+          // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
           this.logger.warn('lease renewal failed for some shards', { failed: result.failed });
         }
       } catch (error) {
         // The leases stay held until their local expiry; the next period tries again.
+        // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
         this.logger.warn('lease renewal failed', { error, shards: batch.length });
       }
     }
@@ -658,6 +661,7 @@ export class LeaseCoordinator {
     this.scheduler.clearTimeout(held.expiryTimer);
     held.handingOver = event.reason === 'claimed' || event.reason === 'stopped';
     held.controller.abort(new LeaseLostError(`lease ${event.reason}`));
+    // Stryker disable all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
     const log =
       event.reason === 'failed' ? this.logger.error.bind(this.logger) : this.logger.info.bind(this.logger);
     log('lease lost', {
@@ -666,6 +670,7 @@ export class LeaseCoordinator {
       ...(event.owner && { owner: event.owner }),
       ...(event.error !== undefined && { error: event.error as Error }),
     });
+    // Stryker restore all
     this.emit(() => this.events.onLeaseLost?.({ shardId: held.shardId, ...event }));
     if (wait && held.processing) {
       const remaining = held.expiresAt - this.scheduler.now();
@@ -688,6 +693,7 @@ export class LeaseCoordinator {
     } catch (error) {
       // Someone else's already: nothing of ours to release. Otherwise the lease simply expires.
       if (isCode(error, ErrorCode.LeaseLost)) this.ledger.gone(shardId, counter);
+      // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
       else this.logger.warn('lease release failed', { shardId, error });
     }
   }
@@ -710,6 +716,7 @@ export class LeaseCoordinator {
       this.ledger.releasedUncertain(shardId);
     } catch (error) {
       if (isCode(error, ErrorCode.LeaseLost)) this.ledger.gone(shardId);
+      // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
       else this.logger.warn('lease release failed', { shardId, error });
     }
   }
@@ -1091,6 +1098,7 @@ export class LeaseCoordinator {
       this.held.delete(held.shardId);
       this.scheduler.clearTimeout(held.expiryTimer);
       this.backoff.delete(held.shardId);
+      // Stryker disable next-line all: log lines (wording, level, fields) are not lease rules; mutation testing leaves them out
       this.logger.info('shard ended', { shardId: held.shardId });
       this.emit(() => this.events.onShardEnded?.(held.shardId));
       await this.release(held);
