@@ -1,24 +1,57 @@
 /**
- * The tests mutation testing runs (`npm run mutate`, stryker.config.js): the fast ones that exercise the
- * lease rules, the reaper's rules, the fleet plan and the coordinator, against dynalite and kinesalite as
- * in `npm test`, plus 30 simulated seeds in-process. Left out, for time: the 1,000-seed simulation (worker
- * threads), the measured bounds (500 worlds), the race and fault-layer suites (tens of seconds each), HTTP,
- * CDK, browser and packaging.
+ * The tests mutation testing runs (`npm run mutate`, stryker.config.js), per group of sources: the fast
+ * files that exercise those sources, against dynalite and kinesalite as in `npm test`, plus 30 simulated
+ * seeds in-process where whole fleets matter. A mutant runs only the tests that cover it (coverage per
+ * test), and stops at its first failure; a group's narrower set is what keeps a surviving mutant (which
+ * runs every covering test) cheap. Without MUTATION_GROUP, the union. Left out, for time: the 1,000-seed
+ * simulation (worker threads), the measured bounds (500 worlds), the race and fault-layer suites (tens
+ * of seconds each), HTTP, CDK, browser and packaging.
  */
 const base = require('./jest.config.js');
+
+const SIM_SAMPLE = '<rootDir>/test/mutation/*.mutation.ts';
+const CORE = '<rootDir>/test/core/*.test.ts';
+
+/** The test files of each group (stryker.config.js has the sources). */
+const GROUPS = {
+  // The lease rules, as the store runs them on dynalite and as whole fleets use them.
+  rules: [
+    CORE,
+    '<rootDir>/test/store/{dynamo-checkpointer,expressions,go-format,heartbeat,listing,refusal-item,request-counts,retry}.test.ts',
+    '<rootDir>/test/client/dynamo-checkpointer.behaviour.test.ts',
+    '<rootDir>/test/sim/memory-row-store.test.ts',
+    SIM_SAMPLE,
+  ],
+  // The reaper's rules: its pure decisions, the reaper on dynalite, and against kinesalite (the only
+  // tests of its gone-shard rules).
+  reaper: [
+    '<rootDir>/test/core/reaper-rules.test.ts',
+    '<rootDir>/test/store/reaper.test.ts',
+    '<rootDir>/test/integration/reaper-kinesis.test.ts',
+  ],
+  // The fleet plan: pure, through the heartbeat on dynalite, and its liveness in simulated fleets.
+  fleet: [
+    '<rootDir>/test/core/fleet-plan.test.ts',
+    '<rootDir>/test/store/heartbeat.test.ts',
+    '<rootDir>/test/sim/{liveness,invariants}.test.ts',
+    SIM_SAMPLE,
+  ],
+  // The coordinator's ledger and its renewal, expiry, fencing and release paths.
+  coordinator: [
+    '<rootDir>/test/client/{lease-ledger,coordinator,coordinator-balance}.test.ts',
+    '<rootDir>/test/sim/{liveness,failures,invariants}.test.ts',
+    SIM_SAMPLE,
+  ],
+};
+
+const group = process.env.MUTATION_GROUP;
+if (group !== undefined && !(group in GROUPS)) {
+  throw new Error(`MUTATION_GROUP=${group}: choose from ${Object.keys(GROUPS).join(', ')}`);
+}
 
 /** @type {import('jest').Config} */
 module.exports = {
   ...base,
   testSequencer: '<rootDir>/test/mutation/fast-first-sequencer.js',
-  testMatch: [
-    '<rootDir>/test/core/*.test.ts',
-    '<rootDir>/test/store/{dynamo-checkpointer,expressions,go-format,heartbeat,listing,reaper,refusal-item,request-counts,retry}.test.ts',
-    '<rootDir>/test/client/{coordinator,coordinator-balance,dynamo-checkpointer.behaviour,lease-ledger}.test.ts',
-    '<rootDir>/test/sim/{liveness,failures,invariants}.test.ts',
-    // The reaper against kinesalite: the only tests of its gone-shard rules (24 reaper-rules.ts mutants
-    // were uncovered without it).
-    '<rootDir>/test/integration/reaper-kinesis.test.ts',
-    '<rootDir>/test/mutation/*.mutation.ts',
-  ],
+  testMatch: group ? GROUPS[group] : [...new Set(Object.values(GROUPS).flat())],
 };

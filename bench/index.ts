@@ -1,14 +1,18 @@
 /**
- * `npm run bench [-- section…]`: runs the sections (all, in order, or the ones named) and prints each
- * as a markdown table with notes, ready for the README. Progress goes to stderr, the report to stdout.
- * Exits non-zero when a section fails or reports a failure.
+ * `npm run bench [-- section…] [--no-readme]`: runs the sections (all, in order, or the ones named),
+ * prints each as a markdown table with notes, and writes each one that completed without a failure
+ * into README.md between its markers (bench/readme.ts), with the date, the machine and the command.
+ * Progress goes to stderr, the report to stdout. Exits non-zero when a section fails or reports a failure.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run as bundles } from './bundles';
 import { run as core } from './core';
 import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
 import { run as http } from './http';
+import { readmeBlock, replaceBlock } from './readme';
 import { run as reaper } from './reaper';
 import { run as scale } from './scale';
 import type { BenchContext, BenchSection } from './section';
@@ -40,17 +44,21 @@ export function toMarkdown(section: BenchSection): string {
   return `${lines.join('\n')}\n`;
 }
 
-function machineLine(): string {
+function machine(): string {
   const cores = cpus();
   const model = cores[0]?.model.trim() ?? 'unknown CPU';
   const load = loadavg()
     .map((l) => l.toFixed(1))
     .join(' / ');
-  return `node ${process.version} · ${cores.length} × ${model} · ${platform()} ${arch()} · load average at start ${load} · ${new Date().toISOString()}`;
+  return `node ${process.version}, ${cores.length} × ${model}, ${platform()} ${arch()}, load average at start ${load}`;
 }
 
+const README = join(__dirname, '..', 'README.md');
+
 async function main(): Promise<number> {
-  const asked = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const writeReadme = !args.includes('--no-readme');
+  const asked = args.filter((a) => a !== '--no-readme');
   const unknown = asked.filter((name) => !(name in SECTIONS));
   if (unknown.length > 0) {
     process.stderr.write(
@@ -64,7 +72,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     `# Benchmarks\n\n\`npm run bench${asked.length ? ` -- ${asked.join(' ')}` : ''}\`\n\n`,
   );
-  process.stdout.write(`${machineLine()}\n\n`);
+  const run = { machine: machine(), date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC` };
+  process.stdout.write(`${run.machine} · ${run.date}\n\n`);
+  const measured: Array<{ name: string; block: string }> = [];
 
   let dynalite: DynaliteProcess | undefined;
   let failed = false;
@@ -79,6 +89,10 @@ async function main(): Promise<number> {
       try {
         const result = await section.run(ctx);
         process.stdout.write(`${toMarkdown(result)}\n`);
+        if ((result.failures ?? []).length === 0) {
+          const command = `npm run bench -- ${name}`;
+          measured.push({ name, block: readmeBlock(result, { ...run, command }) });
+        }
         for (const failure of result.failures ?? []) {
           process.stdout.write(`**FAIL** ${failure}\n\n`);
           process.stderr.write(`bench: FAIL ${failure}\n`);
@@ -97,6 +111,12 @@ async function main(): Promise<number> {
     }
   } finally {
     await dynalite?.stop();
+  }
+  if (writeReadme && measured.length > 0) {
+    let readme = readFileSync(README, 'utf8');
+    for (const { name, block } of measured) readme = replaceBlock(readme, name, block);
+    writeFileSync(README, readme);
+    process.stderr.write(`bench: wrote ${measured.map((m) => m.name).join(', ')} into README.md\n`);
   }
   process.stderr.write(`bench: all took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   return failed ? 1 : 0;
