@@ -17,9 +17,7 @@ describe('the bench’s README blocks', () => {
           ['10,000', 2682],
         ],
       ),
-    ).toBe(
-      ['| rows   |   ms |', '| ------ | ---: |', '| 1,000  |  585 |', '| 10,000 | 2682 |'].join('\n'),
-    );
+    ).toBe(['| rows   |   ms |', '| ------ | ---: |', '| 1,000  |  585 |', '| 10,000 | 2682 |'].join('\n'));
     expect(alignedTable(['a'], [['x|y']])).toContain('x\\|y');
   });
 
