@@ -53,5 +53,6 @@ if (group !== undefined && !(group in GROUPS)) {
 module.exports = {
   ...base,
   testSequencer: '<rootDir>/test/mutation/fast-first-sequencer.js',
+  testEnvironment: '<rootDir>/test/mutation/bail-environment.js',
   testMatch: group ? GROUPS[group] : [...new Set(Object.values(GROUPS).flat())],
 };
