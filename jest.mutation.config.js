@@ -53,6 +53,7 @@ if (group !== undefined && !(group in GROUPS)) {
 module.exports = {
   ...base,
   testSequencer: '<rootDir>/test/mutation/fast-first-sequencer.js',
-  testEnvironment: '<rootDir>/test/mutation/bail-environment.js',
+  // An absolute path: Stryker's environment wrapper requires it as is, without jest's <rootDir>.
+  testEnvironment: require('node:path').join(__dirname, 'test', 'mutation', 'bail-environment.js'),
   testMatch: group ? GROUPS[group] : [...new Set(Object.values(GROUPS).flat())],
 };
