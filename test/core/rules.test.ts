@@ -12,10 +12,13 @@ import { formatLeaseTime } from '../../lib/core/lease-time';
 import {
   answerShowsUpdate,
   checkpointCondition,
+  checkpointPlan,
+  checkpointUpdate,
   claimCondition,
   explainCheckpointRefusal,
   explainClaimRefusal,
   explainReleaseRefusal,
+  explainRemoveRowRefusal,
   explainRenewRefusal,
   explainTakeRefusal,
   handoverWindowMs,
@@ -318,5 +321,63 @@ describe('handoverWindowMs', () => {
   it('is one renewal period, a third of the lease, in whole milliseconds rounded down', () => {
     expect(handoverWindowMs({ leaseDurationMs: 10_000 })).toBe(3_333);
     expect(handoverWindowMs({ leaseDurationMs: 9_002 })).toBe(3_000);
+  });
+});
+
+describe('the refusals nothing else explains (found by mutation testing: their words were unchecked)', () => {
+  const { LeaseTimeout: _timeout, ...noTimeout } = live;
+  const { AssignedTo: _owner, ...unowned } = live;
+  const request = { workerId: 'w1', checkpoint: '200' };
+
+  it('says a lease with no timeout expired at an unknown time', () => {
+    expect(explainRenewRefusal(noTimeout, 'w1', t).message).toBe(
+      'lease lost: the lease expired at an unknown time',
+    );
+    expect(explainCheckpointRefusal(noTimeout, request, t).message).toBe(
+      'lease lost: the lease expired at an unknown time',
+    );
+  });
+
+  it('says the lease changed concurrently when the row as read would now allow the write', () => {
+    expect(explainRenewRefusal(live, 'w1', t).message).toBe('lease lost: the lease changed concurrently');
+    const error = explainCheckpointRefusal(live, { ...request, leaseCounter: 4 }, t);
+    expect(error).toBeInstanceOf(LeaseLostError);
+    expect(error.message).toBe('lease lost: the lease changed concurrently');
+  });
+
+  it('names a missing row, a missing owner and an unknown holder', () => {
+    expect(explainCheckpointRefusal(undefined, request, t).message).toBe(
+      'lease lost: the shard has no lease row',
+    );
+    expect(explainReleaseRefusal(unowned, 'w2').message).toBe('lease lost: the shard has no owner');
+    expect(explainRemoveRowRefusal(undefined).message).toBe(
+      'lease not acquired: another worker holds a live lease on the shard (force=true deletes it anyway)',
+    );
+    expect(explainRemoveRowRefusal(live).message).toMatch(/^lease not acquired: w1 holds a live lease/);
+  });
+});
+
+describe('checkpointUpdate and checkpointPlan', () => {
+  it('records the parent shard only when the checkpoint names one, and never over a recorded one', () => {
+    const withParent = checkpointUpdate({ workerId: 'w1', checkpoint: '200', parentShardId: 'p' }, t);
+    expect(withParent.set).toContainEqual(['ParentShardId', { kind: 'setIfMissing', value: 'p' }]);
+    const without = checkpointUpdate({ workerId: 'w1', checkpoint: '200' }, t);
+    expect(without.set.map(([name]) => name)).toEqual(['Checkpoint', 'CheckpointedAt']);
+  });
+
+  it('writes once more over an unnormalized stored checkpoint that is not ahead (equal included)', () => {
+    const plan = checkpointPlan({ workerId: 'w1', checkpoint: '123' });
+    const decision = plan(t).onRefusal({ ...live, Checkpoint: '000123' });
+    expect(decision.kind).toBe('next');
+  });
+
+  it('does not write again over a normalized stored checkpoint: the refusal is explained', () => {
+    const plan = checkpointPlan({ workerId: 'w1', checkpoint: '200' });
+    const decision = plan(t).onRefusal(live);
+    expect(decision).toMatchObject({
+      kind: 'fail',
+      error: { message: 'lease lost: the lease changed concurrently' },
+    });
+    expect(plan(t).onRefusal({ ...live, Checkpoint: '000300' }).kind).toBe('fail');
   });
 });
