@@ -63,6 +63,7 @@ describe('assignFleet', () => {
       ),
     );
     expect(plan.workers).toEqual(['a', 'go-1']);
+    expect(plan.holdings.get('go-1')).toEqual(['s0', 's1']);
     expect(plan.takes.get('a')).toEqual(['s2', 's3']);
     expect(plan.takes.has('old')).toBe(false);
   });
@@ -567,5 +568,127 @@ describe('freeSince and parentsEndedAt', () => {
     );
     expect(parentsEndedAt({ shardId: 'c' }, rows)).toBe(Number.NEGATIVE_INFINITY);
     expect(parentsEndedAt(undefined, rows)).toBe(Number.NEGATIVE_INFINITY);
+  });
+});
+
+describe('assignFleet: what mutation testing found unpinned', () => {
+  it('keeps a merge child out until its adjacent parent ended too', () => {
+    const family = [
+      owned(0, 'a', { checkpoint: SHARD_END }),
+      owned(1, 'a', { checkpoint: '5' }),
+      row(2, { parentShardId: 's0', adjacentParentShardId: 's1' }),
+    ];
+    expect(assign(snapshot(family, [beat('a')])).eligible).toEqual(['s1']);
+  });
+
+  it('orders workers, lapsed and joining by id whatever order they were heard in', () => {
+    const plan = assignFleet(
+      snapshot(
+        [
+          row(0, { owner: 'z', leaseTimeout: expired }),
+          row(1, { owner: 'y', leaseTimeout: expired }),
+          row(2),
+          row(3),
+        ],
+        [
+          beat('z'),
+          beat('y'),
+          beat('q', { firstSeenMs: NOW }),
+          beat('p', { firstSeenMs: NOW }),
+          beat('b'),
+          beat('a'),
+        ],
+      ),
+      { nowMs: NOW, workerTtlMs: TTL, joiningAfterMs: NOW - 1 },
+    );
+    expect(plan.workers).toEqual(['a', 'b', 'p', 'q', 'y', 'z']);
+    expect(plan.lapsed).toEqual(['y', 'z']);
+    expect(plan.joining).toEqual(['p', 'q']);
+    // Four shards, six workers: a, b, p and q have targets of one; round-robin in id order.
+    expect(plan.takes.get('a')).toEqual(['s0']);
+    expect(plan.takes.get('b')).toEqual(['s1']);
+  });
+
+  it('holds a worker heard from exactly at its lapse as lapsed, and counts a lease expiring now as a lapse', () => {
+    const atLapse = assign(
+      snapshot(
+        [row(0, { owner: 'a', leaseTimeout: expired }), row(1)],
+        [beat('a', { lastSeenMs: NOW - 1 }), beat('b')],
+      ),
+    );
+    expect(atLapse.lapsed).toEqual(['a']);
+    const now = assign(
+      snapshot([row(0, { owner: 'a', leaseTimeout: formatLeaseTime(NOW) })], [beat('a'), beat('b')]),
+    );
+    expect(now.lapsedAtMs.get('a')).toBe(NOW);
+  });
+
+  it('steals first from the worker furthest above its target, then ties by id', () => {
+    const leases = [0, 1, 2, 3]
+      .map((n) => owned(n, 'a'))
+      .concat([4, 5, 6, 7, 8, 9].map((n) => owned(n, 'b')));
+    const plan = assign(
+      snapshot(
+        leases,
+        ['a', 'b', 'c', 'd'].map((w) => beat(w)),
+      ),
+    );
+    expect(Object.fromEntries(plan.targets)).toEqual({ a: 3, b: 3, c: 2, d: 2 });
+    expect(plan.steals.get('c')).toEqual([
+      { shardId: 's4', victim: 'b' },
+      { shardId: 's0', victim: 'a' },
+    ]);
+    expect(plan.steals.get('d')).toEqual([
+      { shardId: 's5', victim: 'b' },
+      { shardId: 's6', victim: 'b' },
+    ]);
+  });
+
+  it("steals no more than a thief's deficit, even with surplus left over for a joining worker", () => {
+    const leases = [0, 1, 2, 3].map((n) => owned(n, 'a'));
+    const plan = assignFleet(snapshot(leases, [beat('a'), beat('b'), beat('j', { firstSeenMs: NOW })]), {
+      nowMs: NOW,
+      workerTtlMs: TTL,
+      joiningAfterMs: NOW - 1,
+    });
+    expect(Object.fromEntries(plan.targets)).toEqual({ a: 2, b: 1, j: 1 });
+    expect(plan.steals.get('b')).toEqual([{ shardId: 's0', victim: 'a' }]);
+    expect(plan.steals.has('j')).toBe(false);
+  });
+
+  it('caps a worker only below its even share, and gives the larger targets to the workers holding more', () => {
+    const above = assign(
+      snapshot(
+        Array.from({ length: 9 }, (_, i) => row(i)),
+        [beat('a', { capacity: 5 }), beat('b'), beat('c')],
+      ),
+    );
+    expect(Object.fromEntries(above.targets)).toEqual({ a: 3, b: 3, c: 3 });
+    // A capacity equal to the rounded-up share is no cap: the extra shard goes to b, which holds more.
+    const leases = [owned(0, 'b'), owned(1, 'b'), ...Array.from({ length: 8 }, (_, i) => row(i + 2))];
+    const equal = assign(snapshot(leases, [beat('a', { capacity: 4 }), beat('b'), beat('c')]));
+    expect(Object.fromEntries(equal.targets)).toEqual({ a: 3, b: 4, c: 3 });
+  });
+
+  it('counts an overdue shard from the first worker that could have been planned for it', () => {
+    const plan = assignFleet(
+      snapshot(
+        [row(0, { owner: 'gone', leaseTimeout: formatLeaseTime(NOW - 15_000) })],
+        [beat('a', { firstSeenMs: NOW - 20_000 }), beat('b', { firstSeenMs: NOW - 30_000 })],
+      ),
+      { nowMs: NOW, workerTtlMs: TTL, joinDelayMs: 12_000 },
+    );
+    // b could be planned for from 18 s ago, a from 8 s ago: the shard is overdue from its expiry, 15 s ago.
+    expect([...plan.overdue.values()].flat()[0]?.freeSinceMs).toBe(NOW - 15_000);
+  });
+
+  it('leaves a steal out of the plan once the worker holds the shard', () => {
+    const leases = [0, 1, 2, 3].map((n) => owned(n, 'a'));
+    const plan = assign(snapshot(leases, [beat('a'), beat('b')]));
+    expect(planForWorker(plan, 'b', new Set()).steals).toEqual([
+      { shardId: 's0', victim: 'a' },
+      { shardId: 's1', victim: 'a' },
+    ]);
+    expect(planForWorker(plan, 'b', new Set(['s0'])).steals).toEqual([{ shardId: 's1', victim: 'a' }]);
   });
 });
