@@ -33,8 +33,13 @@ const GROUPS = {
   // check its liveness too; here they would make every surviving mutant a minute long.)
   fleet: ['<rootDir>/test/core/fleet-plan.test.ts', '<rootDir>/test/store/heartbeat.test.ts'],
   // The coordinator's ledger and its renewal, expiry, fencing and release paths, against the service's
-  // rules on dynalite (the simulated fleets of `npm test` likewise left out, for time).
-  coordinator: ['<rootDir>/test/client/{lease-ledger,coordinator,coordinator-balance}.test.ts'],
+  // rules on dynalite and in simulated fleets under faults: its own tests alone leave half its mutants
+  // alive (the races it handles are the simulation's business).
+  coordinator: [
+    '<rootDir>/test/client/{lease-ledger,coordinator,coordinator-balance}.test.ts',
+    '<rootDir>/test/sim/{liveness,failures}.test.ts',
+    SIM_SAMPLE,
+  ],
 };
 
 const group = process.env.MUTATION_GROUP;
