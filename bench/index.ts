@@ -12,7 +12,7 @@ import { run as bundles } from './bundles';
 import { run as core } from './core';
 import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
 import { run as http } from './http';
-import { readmeBlock, replaceBlock } from './readme';
+import { alignedTable, readmeBlock, replaceBlock } from './readme';
 import { run as reaper } from './reaper';
 import { run as scale } from './scale';
 import type { BenchContext, BenchSection } from './section';
@@ -30,16 +30,8 @@ const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   scale: { needsDynamo: false, run: () => scale() },
 };
 
-const cell = (value: string | number): string => String(value).replace(/\|/g, '\\|');
-
 export function toMarkdown(section: BenchSection): string {
-  const lines = [
-    `## ${section.title}`,
-    '',
-    `| ${section.columns.map(cell).join(' | ')} |`,
-    `| ${section.columns.map((_, i) => (i === 0 ? '---' : '--:')).join(' | ')} |`,
-    ...section.rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
-  ];
+  const lines = [`## ${section.title}`, '', alignedTable(section.columns, section.rows)];
   if (section.notes?.length) lines.push('', ...section.notes.map((note) => `- ${note}`));
   return `${lines.join('\n')}\n`;
 }

@@ -2,45 +2,18 @@
  * `npm start` as a user runs it: the real entry point in a child process, configured by environment,
  * printing its URL, serving the API, and stopping cleanly on a signal with on-disk data intact.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startLocalProcess, stopLocalProcess } from '../support/local-process';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  output(): string;
-}
-
-function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(TSX, ['bin/local.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (found?.[1]) resolve({ child, url: found[1], output: () => output });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening:\n${output}`)));
-  });
-}
-
-function stop(started: Started, signal: NodeJS.Signals): Promise<number | null> {
-  return new Promise((resolve) => {
-    started.child.once('exit', (code) => resolve(code));
-    started.child.kill(signal);
-  });
-}
+const start = (env: Record<string, string>) =>
+  startLocalProcess({ env: { POWERTOOLS_LOG_LEVEL: 'WARN', ...env } });
+const stop = stopLocalProcess;
 
 let dataDir: string;
 beforeAll(() => {

@@ -4,13 +4,13 @@
  * answers and refusals its prose promises, and the CLI examples whose output people pipe (`--json` is
  * one JSON document on stdout through `npm run -s`).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { type LocalProcess, startLocalProcess, stopLocalProcess } from '../support/local-process';
 
 const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 /** The text between a heading and the next heading of the same or a higher level. */
@@ -82,44 +82,15 @@ async function send(request: CurlRequest): Promise<{ status: number; json: Recor
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-}
-
-function startService(env: Record<string, string>): Promise<Started> {
-  const { POWERTOOLS_DEV: _dev, LOG_FORMAT: _format, ...inherited } = process.env;
-  const child = spawn(TSX, ['bin/local.ts'], {
-    cwd: ROOT,
-    env: { ...inherited, PORT: '0', REAPER_INTERVAL_MS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (found?.[1] && /reaper/.test(output)) resolve({ child, url: found[1] });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening:\n${output}`)));
-  });
-}
-
-function stopService(started: Started): Promise<unknown> {
-  return new Promise((resolve) => {
-    started.child.once('exit', resolve);
-    started.child.kill('SIGTERM');
-  });
-}
+const startService = (env: Record<string, string>): Promise<LocalProcess> =>
+  startLocalProcess({ env: { REAPER_INTERVAL_MS: '0', ...env }, untilReaper: true });
 
 const quickStart = section(README, '### The service alone: `npm start`');
 const curls = shellCommands(quickStart).filter((c) => c.startsWith('curl '));
 const SEQUENCE = '49590338271490256608559692538361571095921575989136588898';
 
 describe('the quick start, as the README writes it', () => {
-  let service: Started;
+  let service: LocalProcess;
 
   beforeAll(async () => {
     // The README starts it as `LEASE_DURATION_MS=300000 npm start`.
@@ -127,7 +98,7 @@ describe('the quick start, as the README writes it', () => {
     expect(start).toBe('LEASE_DURATION_MS=300000 npm start');
     service = await startService({ LEASE_DURATION_MS: '300000' });
   });
-  afterAll(() => stopService(service));
+  afterAll(() => stopLocalProcess(service));
 
   it('has the four curl commands it walks through', () => {
     expect(curls.map((c) => curlRequest(c, service.url).method)).toEqual(['POST', 'PUT', 'GET', 'GET']);
@@ -189,7 +160,7 @@ describe('the quick start’s warning, with the default 10 s lease', () => {
       expect(String(refused.json.hint)).toMatch(/expired/);
       expect(String(refused.json.hint)).not.toContain('worker-a does');
     } finally {
-      await stopService(service);
+      await stopLocalProcess(service);
     }
   });
 });

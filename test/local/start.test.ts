@@ -2,43 +2,13 @@
  * `npm start`'s output as a user reads it: every endpoint it serves or embeds, then one JSON line per
  * event unless pretty logs are asked for.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { type LocalProcess, startLocalProcess, stopLocalProcess } from '../support/local-process';
 
-const ROOT = join(__dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const start = (args: readonly string[], env: Record<string, string>): Promise<LocalProcess> =>
+  startLocalProcess({ args, env: { REAPER_INTERVAL_MS: '0', ...env }, untilReaper: true });
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  output(): string;
-}
-
-function start(args: readonly string[], env: Record<string, string>): Promise<Started> {
-  const { POWERTOOLS_DEV: _dev, LOG_FORMAT: _format, ...inherited } = process.env;
-  const child = spawn(TSX, ['bin/local.ts', ...args], {
-    cwd: ROOT,
-    env: { ...inherited, PORT: '0', REAPER_INTERVAL_MS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (found?.[1] && /reaper/.test(output)) resolve({ child, url: found[1], output: () => output });
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening:\n${output}`)));
-  });
-}
-
-async function stop(started: Started): Promise<string> {
-  await new Promise((resolve) => {
-    started.child.once('exit', resolve);
-    started.child.kill('SIGTERM');
-  });
+async function stop(started: LocalProcess): Promise<string> {
+  await stopLocalProcess(started);
   return started.output();
 }
 
@@ -52,7 +22,7 @@ async function takeLease(url: string): Promise<void> {
 }
 
 /** Waits until the child has written a line matching `pattern` (a log line is written after its response). */
-async function until(started: Started, pattern: RegExp): Promise<void> {
+async function until(started: LocalProcess, pattern: RegExp): Promise<void> {
   for (let i = 0; i < 50 && !pattern.test(started.output()); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
