@@ -12,7 +12,7 @@ import {
   type LeaseLostEvent,
   type ShardLease,
 } from '../../lib/client/coordinator';
-import type { Checkpointer } from '../../lib/core/checkpointer';
+import type { Checkpointer, HeartbeatRequest } from '../../lib/core/checkpointer';
 import { ErrorCode, ShardLeaseError } from '../../lib/core/errors';
 import type { Lease } from '../../lib/core/lease-row';
 import { VirtualScheduler } from '../../lib/core/scheduler';
@@ -57,9 +57,11 @@ function counted(inner: Checkpointer): {
   checkpointer: Checkpointer;
   calls: Map<string, number>;
   renewedIds: string[][];
+  heartbeatIds: string[][];
 } {
   const calls = new Map<string, number>();
   const renewedIds: string[][] = [];
+  const heartbeatIds: string[][] = [];
   const checkpointer = new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -67,11 +69,70 @@ function counted(inner: Checkpointer): {
       return (...args: unknown[]) => {
         calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
         if (property === 'renewLeases') renewedIds.push([...(args[1] as string[])]);
+        if (property === 'heartbeat') {
+          heartbeatIds.push((args[1] as HeartbeatRequest).held.map((lease) => lease.shardId));
+        }
         return value.apply(target, args);
       };
     },
   });
-  return { checkpointer, calls, renewedIds };
+  return { checkpointer, calls, renewedIds, heartbeatIds };
+}
+
+/**
+ * Fault: replaces the named methods of a checkpointer (each replacement gets the real one to call or
+ * not), to lose a request, lose an answer, or fail a call the way a network does, which a real server
+ * cannot be made to do on cue.
+ */
+function withFaults(
+  inner: Checkpointer,
+  faults: {
+    [K in keyof Checkpointer]?: (
+      real: Checkpointer[K],
+      ...args: Parameters<Checkpointer[K]>
+    ) => ReturnType<Checkpointer[K]>;
+  },
+): Checkpointer {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const fault = faults[property as keyof Checkpointer] as
+        | ((real: unknown, ...args: unknown[]) => unknown)
+        | undefined;
+      const real = value.bind(target);
+      return fault ? (...args: unknown[]) => fault(real, ...args) : real;
+    },
+  });
+}
+
+/** A network failure: no answer, and nothing says whether the request arrived. */
+const networkFault = () => Promise.reject(new Error('socket hang up (injected)'));
+
+/** Whether `promise` settles while virtual time stands still (real time runs: the table answers). */
+async function settlesWithoutTime(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  for (let i = 0; i < 200 && !settled; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  return settled;
+}
+
+/** A processor that never finishes on its own and ignores the abort, as a stuck one would. */
+function stuckProcessor(): { onLeaseGained: (lease: ShardLease) => Promise<void>; finish(): void } {
+  const waiting: Array<() => void> = [];
+  return {
+    onLeaseGained: () => new Promise<void>((resolve) => waiting.push(resolve)),
+    finish: () => {
+      for (const resolve of waiting.splice(0)) resolve();
+    },
+  };
 }
 
 /**
@@ -125,6 +186,7 @@ interface Worker {
   readonly gained: ShardLease[];
   readonly calls: Map<string, number>;
   readonly renewedIds: string[][];
+  readonly heartbeatIds: string[][];
 }
 
 interface Fixture {
@@ -149,25 +211,29 @@ async function fixture(shardCount: number): Promise<Fixture> {
     table,
     streamName,
     worker(workerId, extra = {}) {
-      const { checkpointer, calls, renewedIds } = counted(table.checkpointer);
+      const { checkpointer, calls, renewedIds, heartbeatIds } = counted(
+        extra.checkpointer ?? table.checkpointer,
+      );
       const lost: LeaseLostEvent[] = [];
       const gained: ShardLease[] = [];
+      const { onLeaseGained } = extra;
       const coordinator = new LeaseCoordinator({
-        checkpointer,
         shardSource,
         workerId,
         leaseDurationMs: LEASE_MS,
         scheduler: clock,
         logger: silent,
-        onLeaseGained: (lease) => {
-          gained.push(lease);
-        },
         onLeaseLost: (event) => {
           lost.push(event);
         },
         ...extra,
+        checkpointer,
+        onLeaseGained: (lease) => {
+          gained.push(lease);
+          return onLeaseGained?.(lease);
+        },
       });
-      return { coordinator, lost, gained, calls, renewedIds };
+      return { coordinator, lost, gained, calls, renewedIds, heartbeatIds };
     },
   };
 }
@@ -206,7 +272,7 @@ describe('LeaseCoordinator in heartbeat mode (no shard source: the service plans
       shardIds.map((id) => ({ ShardID: id })),
     );
     const worker = (workerId: string): Worker => {
-      const { checkpointer, calls, renewedIds } = counted(table.checkpointer);
+      const { checkpointer, calls, renewedIds, heartbeatIds } = counted(table.checkpointer);
       const lost: LeaseLostEvent[] = [];
       const gained: ShardLease[] = [];
       const coordinator = new LeaseCoordinator({
@@ -222,7 +288,7 @@ describe('LeaseCoordinator in heartbeat mode (no shard source: the service plans
           lost.push(event);
         },
       });
-      return { coordinator, lost, gained, calls, renewedIds };
+      return { coordinator, lost, gained, calls, renewedIds, heartbeatIds };
     };
     return { clock, table, shardIds, worker };
   }
@@ -384,6 +450,12 @@ describe('LeaseCoordinator', () => {
     await w.gained[0]?.checkpoint(SHARD_END);
     expect(ended).toEqual([parent?.ShardId]);
     expect(w.coordinator.heldShards()).toEqual([]);
+    // The lease is given back: a later checkpoint is refused here, without asking the service.
+    const checkpoints = w.calls.get('checkpointSequence');
+    await expect(w.gained[0]?.checkpoint('5')).rejects.toThrow(
+      /the lease was lost here; the processor must stop/,
+    );
+    expect(w.calls.get('checkpointSequence')).toBe(checkpoints);
     for (let i = 0; i < 3; i++) await round(f.clock, [w]);
     const children = w.coordinator.heldShards();
     expect(children).toHaveLength(2);
@@ -421,6 +493,8 @@ describe('LeaseCoordinator', () => {
     await f.clock.advance(LEASE_MS + 1);
     await b.coordinator.tick();
     expect(b.coordinator.heldShards()).toHaveLength(2);
+    // Holding nothing when its renewals came due, it sent none.
+    expect(b.calls.get('renewLeases')).toBeUndefined();
   });
 
   it('reports an expired lease to onLeaseLost and aborts its processing when no renewal came in time', async () => {
@@ -446,6 +520,31 @@ describe('LeaseCoordinator', () => {
     expect(a.lost).toEqual([{ shardId: lease.shardId, reason: 'taken' }]);
     expect(lease.signal.aborted).toBe(true);
     await expect(lease.checkpoint('5')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    // Refused here: a lease known to be gone is not worth a request.
+    expect(a.calls.get('checkpointSequence')).toBeUndefined();
+  });
+
+  it('lets go at once of a lease another worker took, however long its processor takes to stop', async () => {
+    const f = await fixture(1);
+    const stuck = stuckProcessor();
+    const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS, onLeaseGained: stuck.onLeaseGained });
+    await a.coordinator.tick();
+    const lease = a.gained[0] as ShardLease;
+    await f.table.checkpointer.removeLeaseInfo(lease.shardId, { force: true });
+    await f.table.checkpointer.getLease(lease.shardId, { workerId: 'b' });
+    await f.clock.advance(RENEW_MS);
+    // The renewal that learns of it does not wait for the processor: the next ones must go out on time.
+    expect(await settlesWithoutTime(a.coordinator.tick())).toBe(true);
+    expect(a.lost).toEqual([{ shardId: lease.shardId, reason: 'taken', owner: 'b' }]);
+    expect(lease.signal.aborted).toBe(true);
+    await expect(lease.checkpoint('5')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect(a.calls.get('checkpointSequence')).toBeUndefined();
+    // Nothing owed: the lease is b's, and the stop neither releases it nor counts it as left behind.
+    stuck.finish();
+    const result = await a.coordinator.stop();
+    expect(result.leasesNotReleased).toEqual([]);
+    expect(a.calls.get('removeLeaseOwner')).toBeUndefined();
+    expect(await f.table.checkpointer.getLeaseOwner(lease.shardId)).toBe('b');
   });
 
   it('lets a checkpoint sent after its renewal was written, before the renewal answered, succeed: renewals keep the counter', async () => {
@@ -491,6 +590,32 @@ describe('LeaseCoordinator', () => {
     expect((await row(f.table, old.shardId))?.checkpoint).toBe('30');
   });
 
+  it('stops the processing at once when the service refuses a checkpoint, and asks nothing more for that lease', async () => {
+    const f = await fixture(1);
+    const stuck = stuckProcessor();
+    const before = f.worker('a', { onLeaseGained: stuck.onLeaseGained });
+    await before.coordinator.tick();
+    const old = before.gained[0] as ShardLease;
+    const after = f.worker('a');
+    await after.coordinator.tick(); // the same worker id takes the lease anew: a new counter
+    // The refusal reaches the processor at once, while it is still running: nothing waits for it to end.
+    const refused = old.checkpoint('20');
+    expect(await settlesWithoutTime(refused)).toBe(true);
+    await expect(refused).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect(old.signal.aborted).toBe(true);
+    expect(before.lost).toEqual([{ shardId: old.shardId, reason: 'taken', owner: 'a' }]);
+    expect(before.coordinator.heldShards()).toEqual([]);
+    // From then on refused here, without a request.
+    await expect(old.checkpoint('21')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect(before.calls.get('checkpointSequence')).toBe(1);
+    // The stop gives nothing back and owes nothing: the lease belongs to the other process.
+    stuck.finish();
+    expect((await before.coordinator.stop()).leasesNotReleased).toEqual([]);
+    expect(before.calls.get('removeLeaseOwner')).toBeUndefined();
+    expect(after.coordinator.heldShards()).toEqual([old.shardId]);
+    expect(await f.table.checkpointer.getLeaseOwner(old.shardId)).toBe('a');
+  });
+
   it('checkpoints with the lease counter, so a checkpoint from an older lease is refused', async () => {
     const f = await fixture(1);
     const a = f.worker('a');
@@ -504,5 +629,229 @@ describe('LeaseCoordinator', () => {
     await expect(first.checkpoint('20')).rejects.toBeInstanceOf(ShardLeaseError);
     await second.checkpoint('20');
     expect((await f.table.checkpointer.fetchCheckpoint(second.shardId)).checkpoint).toBe('20');
+  });
+});
+
+describe('LeaseCoordinator at the edges of a lease', () => {
+  /** The coordinator's default expiry margin: a lease ends here this much before the service's. */
+  const MARGIN_MS = LEASE_MS / 10;
+
+  /** Worker `a` holds both shards of a fresh stream; `b` claims one of them. */
+  async function claimedFromA(extra: Partial<LeaseCoordinatorOptions>) {
+    const f = await fixture(2);
+    const a = f.worker('a', extra);
+    await a.coordinator.tick();
+    const b = f.worker('b');
+    await b.coordinator.tick();
+    const claimed = b.coordinator.pendingSteal() as string;
+    expect(claimed).toBeDefined();
+    // A's renewal is refused with ShardClaimed: the handover starts and waits for A's processor.
+    await round(f.clock, [a, b]);
+    expect(a.coordinator.heldShards()).not.toContain(claimed);
+    const lease = a.gained.find((l) => l.shardId === claimed) as ShardLease;
+    return { f, a, b, claimed, lease };
+  }
+
+  it('holds a handover for a stuck processor only until the lease ends, then releases it and refuses its checkpoints here', async () => {
+    const stuck = stuckProcessor();
+    const { f, a, b, claimed, lease } = await claimedFromA({ onLeaseGained: stuck.onLeaseGained });
+    await lease.checkpoint('100'); // the last chance: still A's lease
+    expect(a.calls.get('removeLeaseOwner')).toBeUndefined();
+    // Taken at T0, the lease ends here at T0 + LEASE_MS - MARGIN_MS: the release goes out then.
+    await f.clock.runUntil(T0 + LEASE_MS - MARGIN_MS - 1);
+    expect(a.calls.get('removeLeaseOwner')).toBeUndefined();
+    await f.clock.runUntil(T0 + LEASE_MS - MARGIN_MS);
+    expect(a.calls.get('removeLeaseOwner')).toBe(1);
+    // From the lease's end on (this very instant included), its checkpoints are refused without a request.
+    await expect(lease.checkpoint('101')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect(a.calls.get('checkpointSequence')).toBe(1);
+    await b.coordinator.tick();
+    expect(b.coordinator.heldShards()).toEqual([claimed]);
+    expect(b.gained[0]?.startingCheckpoint).toBe('100');
+    stuck.finish();
+    await a.coordinator.stop();
+  });
+
+  it('refuses a handover’s checkpoints here once the service has refused one', async () => {
+    const stuck = stuckProcessor();
+    const { f, a, lease } = await claimedFromA({ onLeaseGained: stuck.onLeaseGained });
+    // Someone takes the lease from under the handover (an operator's forced reset, then a take).
+    await f.table.checkpointer.removeLeaseInfo(lease.shardId, { force: true });
+    await f.table.checkpointer.getLease(lease.shardId, { workerId: 'c' });
+    await expect(lease.checkpoint('100')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    await expect(lease.checkpoint('101')).rejects.toMatchObject({ code: ErrorCode.LeaseLost });
+    expect(a.calls.get('checkpointSequence')).toBe(1);
+    stuck.finish();
+    await a.coordinator.stop();
+  });
+
+  it('counts a lease whose release is refused (someone else took it) as given back, not as left to expire', async () => {
+    const f = await fixture(1);
+    const renewals = { failing: false };
+    const a = f.worker('a', {
+      checkpointer: withFaults(f.table.checkpointer, {
+        // Cut off from the service: renewals get no answer, so the lease ends here at its local expiry.
+        renewLeases: (real, ...args) => (renewals.failing ? networkFault() : real(...args)),
+      }),
+      rebalanceIntervalMs: 10 * LEASE_MS,
+    });
+    await a.coordinator.tick();
+    const shardId = a.coordinator.heldShards()[0] as string;
+    renewals.failing = true;
+    await f.table.checkpointer.removeLeaseInfo(shardId, { force: true });
+    await f.table.checkpointer.getLease(shardId, { workerId: 'c' });
+    await f.clock.runUntil(T0 + LEASE_MS - MARGIN_MS);
+    expect(a.lost).toEqual([{ shardId, reason: 'expired' }]);
+    expect(a.calls.get('removeLeaseOwner')).toBe(1);
+    const result = await a.coordinator.stop();
+    expect(result.leasesNotReleased).toEqual([]);
+    expect(await f.table.checkpointer.getLeaseOwner(shardId)).toBe('c');
+  });
+
+  it('reports a lease whose release failed at the stop as left to expire', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', {
+      checkpointer: withFaults(f.table.checkpointer, { removeLeaseOwner: networkFault }),
+    });
+    await a.coordinator.tick();
+    const shardId = a.coordinator.heldShards()[0] as string;
+    const result = await a.coordinator.stop();
+    expect(result).toMatchObject({ leasesTaken: 1, leasesReleased: 0, leasesNotReleased: [shardId] });
+    expect(await f.table.checkpointer.getLeaseOwner(shardId)).toBe('a');
+  });
+
+  it('releases at the stop the lease a take granted whose answer was lost', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', {
+      // The take is written, its answer lost: the worker does not know it holds the lease.
+      checkpointer: withFaults(f.table.checkpointer, {
+        getLease: (real, ...args) => real(...args).then(networkFault),
+      }),
+    });
+    await a.coordinator.tick();
+    expect(a.coordinator.heldShards()).toEqual([]);
+    const [shardId] = Object.values(await ownersInTable(f.table)).flat();
+    expect(await f.table.checkpointer.getLeaseOwner(shardId as string)).toBe('a');
+    const result = await a.coordinator.stop();
+    expect(result.leasesNotReleased).toEqual([]);
+    expect(await ownersInTable(f.table)).toEqual({});
+  });
+
+  it('releases at the stop only the lease its own lost take granted, not one the same worker id holds otherwise', async () => {
+    const f = await fixture(1);
+    // The take never arrives; meanwhile another process under the same worker id holds the lease.
+    const a = f.worker('a', {
+      checkpointer: withFaults(f.table.checkpointer, { getLease: networkFault }),
+    });
+    const twin = f.worker('a');
+    await twin.coordinator.tick();
+    const shardId = twin.coordinator.heldShards()[0] as string;
+    await a.coordinator.tick();
+    expect(a.calls.get('getLease')).toBe(1);
+    const result = await a.coordinator.stop();
+    // Refused by the take's id: not this process's lease, so nothing is owed either.
+    expect(a.calls.get('removeLeaseOwner')).toBe(1);
+    expect(result.leasesNotReleased).toEqual([]);
+    expect(await f.table.checkpointer.getLeaseOwner(shardId)).toBe('a');
+    await twin.gained[0]?.checkpoint('7'); // still the twin's lease, counter and all
+  });
+
+  it('owes nothing for a lost take whose lease another worker holds by the stop', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', {
+      checkpointer: withFaults(f.table.checkpointer, {
+        getLease: (real, ...args) => real(...args).then(networkFault),
+      }),
+    });
+    await a.coordinator.tick();
+    const [shardId] = Object.values(await ownersInTable(f.table)).flat() as string[];
+    await f.table.checkpointer.removeLeaseInfo(shardId as string, { force: true });
+    await f.table.checkpointer.getLease(shardId as string, { workerId: 'c' });
+    const result = await a.coordinator.stop();
+    expect(a.calls.get('removeLeaseOwner')).toBe(1);
+    expect(result.leasesNotReleased).toEqual([]);
+    expect(await f.table.checkpointer.getLeaseOwner(shardId as string)).toBe('c');
+  });
+
+  it('reports the lease of a lost take as left to expire when its release fails too', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', {
+      checkpointer: withFaults(f.table.checkpointer, {
+        getLease: (real, ...args) => real(...args).then(networkFault),
+        removeLeaseOwner: networkFault,
+      }),
+    });
+    await a.coordinator.tick();
+    const [shardId] = Object.values(await ownersInTable(f.table)).flat();
+    const result = await a.coordinator.stop();
+    expect(result.leasesNotReleased).toEqual([shardId]);
+  });
+
+  it('sends nothing once stop() has returned, whatever finishes later', async () => {
+    const f = await fixture(2);
+    const stuck = stuckProcessor();
+    let takes = 0;
+    let releases = 0;
+    const a = f.worker('a', {
+      stopTimeoutMs: RENEW_MS,
+      onLeaseGained: stuck.onLeaseGained,
+      checkpointer: withFaults(f.table.checkpointer, {
+        // The first take's answer is lost; every release fails until the stop has returned.
+        getLease: (real, ...args) => real(...args).then((lease) => (++takes === 1 ? networkFault() : lease)),
+        removeLeaseOwner: () => {
+          releases++;
+          return networkFault();
+        },
+      }),
+    });
+    await a.coordinator.tick();
+    expect(a.coordinator.heldShards()).toHaveLength(1);
+    const stopping = a.coordinator.stop();
+    await f.clock.advance(RENEW_MS);
+    const result = await stopping;
+    expect(result.leasesNotReleased).toHaveLength(2);
+    const sent = releases;
+    // The processor ends after the stop returned, and the stop's work goes on: no request follows.
+    stuck.finish();
+    await f.clock.advance(LEASE_MS);
+    expect(releases).toBe(sent);
+  });
+
+  it('renews more leases than one heartbeat carries in several heartbeats at once, each lease in one', async () => {
+    const clock = new VirtualScheduler(T0);
+    const table = await createTestTable('coordinator-many', {
+      clock,
+      leaseDurationMs: LEASE_MS,
+      claimTimeoutMs: 60_000,
+    });
+    const shardIds = Array.from({ length: 251 }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
+    await putRows(
+      table.io.client,
+      table.tableName,
+      shardIds.map((id) => ({ ShardID: id })),
+    );
+    const { checkpointer, heartbeatIds } = counted(table.checkpointer);
+    const w = new LeaseCoordinator({
+      checkpointer,
+      workerId: 'w',
+      leaseDurationMs: LEASE_MS,
+      scheduler: clock,
+      logger: silent,
+    });
+    await w.tick();
+    await clock.advance(RENEW_MS);
+    await w.tick();
+    expect(w.heldShards()).toHaveLength(251);
+    heartbeatIds.splice(0);
+    await clock.advance(RENEW_MS);
+    await w.tick();
+    expect(heartbeatIds.map((ids) => ids.length).sort((x, y) => x - y)).toEqual([1, 250]);
+    expect(new Set(heartbeatIds.flat())).toEqual(new Set(shardIds));
+    // Three renewal periods on, past the lease's length: every lease was renewed.
+    await clock.advance(RENEW_MS);
+    await w.tick();
+    expect(w.heldShards()).toHaveLength(251);
+    expect(Object.keys(await ownersInTable(table))).toEqual(['w']);
+    await w.stop();
   });
 });
