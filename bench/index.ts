@@ -4,15 +4,12 @@
  * into README.md between its markers (bench/readme.ts), with the date, the machine and the command.
  * Progress goes to stderr, the report to stdout. Exits non-zero when a section fails or reports a failure.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { arch, cpus, loadavg, platform } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run as bundles } from './bundles';
 import { run as core } from './core';
 import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
 import { run as http } from './http';
-import { alignedTable, readmeBlock, replaceBlock } from './readme';
+import { readmeBlock, runStartingNow, sectionMarkdown, writeReadmeBlocks } from './readme';
 import { run as reaper } from './reaper';
 import { run as scale } from './scale';
 import type { BenchContext, BenchSection } from './section';
@@ -22,30 +19,13 @@ interface SectionRunner {
   run(ctx: BenchContext): Promise<BenchSection & { readonly failures?: readonly string[] }>;
 }
 
-const SECTIONS: Readonly<Record<string, SectionRunner>> = {
+export const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   core: { needsDynamo: true, run: core },
   http: { needsDynamo: true, run: http },
   bundles: { needsDynamo: false, run: () => bundles() },
   reaper: { needsDynamo: true, run: reaper },
   scale: { needsDynamo: false, run: () => scale() },
 };
-
-export function toMarkdown(section: BenchSection): string {
-  const lines = [`## ${section.title}`, '', alignedTable(section.columns, section.rows)];
-  if (section.notes?.length) lines.push('', ...section.notes.map((note) => `- ${note}`));
-  return `${lines.join('\n')}\n`;
-}
-
-function machine(): string {
-  const cores = cpus();
-  const model = cores[0]?.model.trim() ?? 'unknown CPU';
-  const load = loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' / ');
-  return `node ${process.version}, ${cores.length} × ${model}, ${platform()} ${arch()}, load average at start ${load}`;
-}
-
-const README = join(__dirname, '..', 'README.md');
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -64,7 +44,7 @@ async function main(): Promise<number> {
   process.stdout.write(
     `# Benchmarks\n\n\`npm run bench${asked.length ? ` -- ${asked.join(' ')}` : ''}\`\n\n`,
   );
-  const run = { machine: machine(), date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC` };
+  const run = runStartingNow();
   process.stdout.write(`${run.machine} · ${run.date}\n\n`);
   const measured: Array<{ name: string; block: string }> = [];
 
@@ -80,7 +60,7 @@ async function main(): Promise<number> {
       process.stderr.write(`bench: ${name}…\n`);
       try {
         const result = await section.run(ctx);
-        process.stdout.write(`${toMarkdown(result)}\n`);
+        process.stdout.write(`${sectionMarkdown(result)}\n`);
         if ((result.failures ?? []).length === 0) {
           const command = `npm run bench -- ${name}`;
           measured.push({ name, block: readmeBlock(result, { ...run, command }) });
@@ -105,21 +85,21 @@ async function main(): Promise<number> {
     await dynalite?.stop();
   }
   if (writeReadme && measured.length > 0) {
-    let readme = readFileSync(README, 'utf8');
-    for (const { name, block } of measured) readme = replaceBlock(readme, name, block);
-    writeFileSync(README, readme);
+    writeReadmeBlocks(measured);
     process.stderr.write(`bench: wrote ${measured.map((m) => m.name).join(', ')} into README.md\n`);
   }
   process.stderr.write(`bench: all took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

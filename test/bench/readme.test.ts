@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SECTIONS } from '../../bench/index';
 import { alignedTable, endMarker, readmeBlock, replaceBlock, startMarker } from '../../bench/readme';
 
 describe('the bench’s README blocks', () => {
@@ -19,6 +22,23 @@ describe('the bench’s README blocks', () => {
       ),
     ).toBe(['| rows   |   ms |', '| ------ | ---: |', '| 1,000  |  585 |', '| 10,000 | 2682 |'].join('\n'));
     expect(alignedTable(['a'], [['x|y']])).toContain('x\\|y');
+    // Words are aligned left, figures right.
+    expect(
+      alignedTable(
+        ['case', 'holds', 'worst'],
+        [
+          ['a', 'yes', '1.33'],
+          ['b', 'no', '2 heartbeats'],
+        ],
+      ),
+    ).toBe(
+      [
+        '| case | holds |        worst |',
+        '| ---- | ----- | -----------: |',
+        '| a    | yes   |         1.33 |',
+        '| b    | no    | 2 heartbeats |',
+      ].join('\n'),
+    );
   });
 
   it('says what was measured, by which command, when and where', () => {
@@ -39,5 +59,21 @@ describe('the bench’s README blocks', () => {
 
   it('refuses a section the README does not place', () => {
     expect(() => replaceBlock('no markers', 'scale', 'x')).toThrow(/no <!-- bench:scale/);
+  });
+
+  it('has a filled place in the README for every bench section and both simulation tables', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const names = [...Object.keys(SECTIONS), 'sim-liveness', 'sim-bounds'];
+    for (const name of names) {
+      const start = readme.indexOf(startMarker(name));
+      const end = readme.indexOf(endMarker(name));
+      expect({ name, placed: start >= 0 && end > start }).toEqual({ name, placed: true });
+      const block = readme.slice(start, end);
+      const command = name.startsWith('sim-') ? 'npm run sim -- ' : `npm run bench -- ${name}`;
+      expect({ name, measured: new RegExp(`_Measured .* by \`${command}`).test(block) }).toEqual({
+        name,
+        measured: true,
+      });
+    }
   });
 });

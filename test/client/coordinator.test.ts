@@ -817,6 +817,35 @@ describe('LeaseCoordinator at the edges of a lease', () => {
     expect(releases).toBe(sent);
   });
 
+  it('ignores a late renewal answer about a lease it has lost and taken again since', async () => {
+    const f = await fixture(1);
+    const renewals = renewalAnswersHeld(f.table.checkpointer);
+    const a = f.worker('a', { checkpointer: renewals.checkpointer, rebalanceIntervalMs: RENEW_MS });
+    await a.coordinator.tick(); // the first lease, taken at T0
+    const shardId = a.coordinator.heldShards()[0] as string;
+    await f.table.checkpointer.removeLeaseInfo(shardId, { force: true });
+    await f.table.checkpointer.getLease(shardId, { workerId: 'b' });
+    // The renewal finds b's lease (lost), and its answer is held back.
+    const written = renewals.nextWritten();
+    await f.clock.advance(RENEW_MS);
+    const first = a.coordinator.tick();
+    await written;
+    await f.table.checkpointer.removeLeaseOwner(shardId, 'b');
+    // Meanwhile the first lease ends here, and the next cycle takes the shard again: a second lease.
+    await f.clock.runUntil(T0 + LEASE_MS - MARGIN_MS);
+    const second = a.coordinator.tick();
+    for (let i = 0; i < 200 && a.gained.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(a.gained).toHaveLength(2);
+    // The old answer says "lost": it is about the first lease, not the second.
+    renewals.answer();
+    await Promise.all([first, second]);
+    expect(a.lost).toEqual([{ shardId, reason: 'expired' }]);
+    expect(a.coordinator.heldShards()).toEqual([shardId]);
+    expect(a.gained[1]?.signal.aborted).toBe(false);
+    renewals.answer();
+    await a.coordinator.stop();
+  });
+
   it('renews more leases than one heartbeat carries in several heartbeats at once, each lease in one', async () => {
     const clock = new VirtualScheduler(T0);
     const table = await createTestTable('coordinator-many', {

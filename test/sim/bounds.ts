@@ -12,6 +12,7 @@
  * - a newcomer joins a settled fleet: heartbeats until it first claims or takes a shard, and time
  *   until the loads differ by at most one.
  */
+import type { BenchSection } from '../../bench/section';
 import { type Random, randomInt, seededRandom } from '../support/seeded-random';
 import { type FleetWorker, heartbeatFleet } from './heartbeat-fleet';
 
@@ -190,19 +191,28 @@ export async function measureBounds(runs: number): Promise<Bound[]> {
   ];
 }
 
-export function formatBounds(bounds: readonly Bound[], runs: number): string {
+/** The bounds as a README section: worst and median of each, against what the README states. */
+export function boundsSection(bounds: readonly Bound[], runs: number): BenchSection {
   const show = (b: Bound, n: number) =>
     !Number.isFinite(n) ? 'never' : b.unit === 'heartbeats' ? `${n} heartbeats` : n.toFixed(2);
   const median = (xs: readonly number[]) =>
     [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-  return [
-    `Measured bounds, heartbeat mode, ${LEASE_MS / 1000} s leases, ${runs} runs each (phases and fault times from seeds 1..${runs}); times in lease periods:`,
-    '',
-    '| scenario | measure | worst | median | the README states | holds |',
-    '| --- | --- | --: | --: | --- | --- |',
-    ...bounds.map((b) => {
+  return {
+    title: `Takeover and rebalance bounds (heartbeat mode, ${LEASE_MS / 1000} s leases, ${runs} runs each)`,
+    columns: ['scenario', 'measure', 'worst', 'median', 'the README states', 'holds'],
+    rows: bounds.map((b) => {
       const worst = Math.max(...b.samples);
-      return `| ${b.scenario} | ${b.measure} | ${show(b, worst)} | ${show(b, median(b.samples))} | ${b.stated} | ${worst <= b.statedPeriods + 1e-9 ? 'yes' : 'NO'} |`;
+      return [
+        b.scenario,
+        b.measure,
+        show(b, worst),
+        show(b, median(b.samples)),
+        b.stated,
+        worst <= b.statedPeriods + 1e-9 ? 'yes' : 'NO',
+      ];
     }),
-  ].join('\n');
+    notes: [
+      `Times in lease periods; phases and fault times drawn from seeds 1..${runs}. A bound that does not hold fails the command.`,
+    ],
+  };
 }

@@ -4,6 +4,7 @@
  * unprocessed while a healthy worker could take it (invariant e), in lease periods, over the seeds run.
  * The goal is at most 1.00 everywhere; a seed that breaks it fails like any other violation.
  */
+import type { BenchSection } from '../../bench/section';
 import { runSeedsInParallel } from './parallel';
 import { describeFailure, type SeedFailure, type SeedStats } from './report';
 import { FAULT_KINDS, type FaultKind } from './world';
@@ -39,11 +40,12 @@ export async function livenessTable(
   return { rows, realMs: performance.now() - started };
 }
 
-export function formatLivenessTable(
+/** The table as a README section; `failures` says how each failing seed replays. */
+export function livenessSection(
   rows: readonly LivenessRow[],
   leaseDurationMs: number,
   seeds: string,
-): string {
+): BenchSection & { readonly failures: readonly string[] } {
   const periods = (ms: number) => (ms / leaseDurationMs).toFixed(2);
   const cell = (row: LivenessRow, mode: (typeof MODES)[number]) => {
     const { stats, failures } = row.byMode[mode];
@@ -53,25 +55,25 @@ export function formatLivenessTable(
       ? 'not injected'
       : `${periods(stats.worstIdleMs)} (seed ${stats.worstIdleSeed})${failed}`;
   };
-  const lines = [
-    `Longest time a shard sat free and unprocessed while a healthy worker could take it, in lease periods (seeds ${seeds} per cell; goal ≤ 1.00):`,
-    '',
-    '| fault | heartbeat mode | listing mode |',
-    '| --- | --: | --: |',
-    ...rows.map(
-      (row) =>
-        `| ${row.kind === 'all' ? 'all kinds at once (the npm test worlds)' : row.kind} | ${cell(row, 'heartbeat')} | ${cell(row, 'listing')} |`,
-    ),
-  ];
   const failures = rows.flatMap((row) =>
-    MODES.flatMap((mode) => row.byMode[mode].failures.map((f) => ({ row, mode, f }))),
+    MODES.flatMap((mode) =>
+      row.byMode[mode].failures.map(
+        (f) =>
+          `${row.kind} / ${mode}: ${describeFailure(f).replace('--seed', `--set mode=${mode} --only ${row.kind} --seed`)}`,
+      ),
+    ),
   );
-  for (const { row, mode, f } of failures.slice(0, 5)) {
-    lines.push(
-      '',
-      `${row.kind} / ${mode}:`,
-      describeFailure(f).replace('--seed', `--set mode=${mode} --only ${row.kind} --seed`),
-    );
-  }
-  return lines.join('\n');
+  return {
+    title: `Liveness under each kind of fault (seeds ${seeds} per cell)`,
+    columns: ['fault', 'heartbeat mode', 'listing mode'],
+    rows: rows.map((row) => [
+      row.kind === 'all' ? 'all kinds at once (the npm test worlds)' : row.kind,
+      cell(row, 'heartbeat'),
+      cell(row, 'listing'),
+    ]),
+    notes: [
+      'The longest time a shard sat free and unprocessed while a healthy worker could take it, in lease periods, and the seed where it happened; goal ≤ 1.00.',
+    ],
+    failures,
+  };
 }

@@ -9,20 +9,24 @@
  *   npm run sim -- --bounds [--seeds 1..100]      the takeover and rebalance bounds the README states,
  *                                                 measured over that many runs
  *
+ * The liveness and bounds tables are written into README.md between their markers, with the date, the
+ * machine and the command, when no seed failed (`--no-readme` only prints them).
  * `--only KIND` gives worlds with that one kind of fault (what the liveness table runs).
  * `--verbose` adds the coordinators' own log lines to the trace. `--set name=value` replaces a number
  * (or the mode) of every seed's world, e.g. `--set claimTimeoutMs=12000` or `--set mode=heartbeat`.
  * The exit code is 1 when a seed fails.
  */
 
-import { formatBounds, measureBounds } from './bounds';
-import { formatLivenessTable, livenessTable } from './liveness-table';
+import { readmeBlock, runStartingNow, sectionMarkdown, writeReadmeBlocks } from '../../bench/readme';
+import type { BenchSection } from '../../bench/section';
+import { boundsSection, measureBounds } from './bounds';
+import { livenessSection, livenessTable } from './liveness-table';
 import { defaultThreads, runSeedsInParallel } from './parallel';
 import { describeFailure, formatSummary } from './report';
 import { configFor, FAULT_KINDS, type FaultKind, runSeed, type WorldOverrides } from './world';
 
 const USAGE =
-  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N] | --liveness [--seeds A..B] | --bounds [--seeds A..B]; with [--only KIND] [--set name=value]...';
+  'usage: npm run sim -- --seed N [--verbose] | --seeds A..B [--threads N] | --liveness [--seeds A..B] [--no-readme] | --bounds [--seeds A..B] [--no-readme]; with [--only KIND] [--set name=value]...';
 
 interface Args {
   readonly from: number;
@@ -34,6 +38,8 @@ interface Args {
   readonly liveness: boolean;
   readonly bounds: boolean;
   readonly only: FaultKind | undefined;
+  /** The liveness and bounds tables go into README.md unless `--no-readme`. */
+  readonly writeReadme: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -44,12 +50,14 @@ function parseArgs(argv: readonly string[]): Args {
   let liveness = false;
   let bounds = false;
   let only: FaultKind | undefined;
+  let writeReadme = true;
   const overrides: Record<string, unknown> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--verbose' || arg === '-v') verbose = true;
     else if (arg === '--liveness') liveness = true;
     else if (arg === '--bounds') bounds = true;
+    else if (arg === '--no-readme') writeReadme = false;
     else if (arg === '--only') {
       const kind = argv[++i] as FaultKind;
       if (!FAULT_KINDS.includes(kind))
@@ -83,6 +91,7 @@ function parseArgs(argv: readonly string[]): Args {
     liveness,
     bounds,
     only,
+    writeReadme,
   };
 }
 
@@ -92,20 +101,42 @@ function parseNumber(text: string | undefined): number {
   return n;
 }
 
+/**
+ * Prints a measured table and, when nothing failed, writes it into README.md between its markers with
+ * the date, the machine and the command as given (`--no-readme` only prints).
+ */
+function report(name: string, section: BenchSection, failures: readonly string[], args: Args): void {
+  console.log(sectionMarkdown(section));
+  for (const failure of failures.slice(0, 5)) console.log(`FAIL ${failure}\n`);
+  if (failures.length > 0 || !args.writeReadme) return;
+  const command = `npm run sim -- ${process.argv
+    .slice(2)
+    .filter((arg) => arg !== '--no-readme')
+    .join(' ')}`;
+  writeReadmeBlocks([{ name, block: readmeBlock(section, { ...runStartingNow(), command }) }]);
+  console.log(`wrote ${name} into README.md`);
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.bounds) {
     const runs = args.to - args.from + 1;
     const bounds = await measureBounds(runs);
-    console.log(formatBounds(bounds, runs));
-    return bounds.every((b) => Math.max(...b.samples) <= b.statedPeriods + 1e-9) ? 0 : 1;
+    const held = bounds.every((b) => Math.max(...b.samples) <= b.statedPeriods + 1e-9);
+    report(
+      'sim-bounds',
+      boundsSection(bounds, runs),
+      held ? [] : ['a bound the README states did not hold'],
+      args,
+    );
+    return held ? 0 : 1;
   }
   if (args.liveness) {
     const { rows, realMs } = await livenessTable(args.from, args.to, args.threads);
-    console.log(formatLivenessTable(rows, configFor(1).leaseDurationMs, `${args.from}..${args.to}`));
-    console.log(`\n(${(realMs / 1000).toFixed(1)} s)`);
-    const failed = rows.some((row) => Object.values(row.byMode).some((cell) => cell.failures.length > 0));
-    return failed ? 1 : 0;
+    const section = livenessSection(rows, configFor(1).leaseDurationMs, `${args.from}..${args.to}`);
+    report('sim-liveness', section, section.failures, args);
+    console.log(`(${(realMs / 1000).toFixed(1)} s)`);
+    return section.failures.length > 0 ? 1 : 0;
   }
   if (args.single) {
     const result = await runSeed(
