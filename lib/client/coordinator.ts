@@ -28,7 +28,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Checkpointer, HeartbeatResult, LostLease, RenewResult } from '../core/checkpointer';
 import { parentIds, type ShardLineage } from '../core/eligibility';
 import { ErrorCode, LeaseLostError, ShardLeaseError, ValidationError } from '../core/errors';
-import type { Lease } from '../core/lease-row';
+import { checkpointRenewed, type Lease } from '../core/lease-row';
 import type { LeaseTerms } from '../core/rules';
 import { type Scheduler, systemScheduler, withDeadline } from '../core/scheduler';
 import { normalizeCheckpoint, SHARD_END } from '../core/sequence-number';
@@ -164,6 +164,8 @@ interface Held {
    * stop, may still record a last checkpoint before its local expiry.
    */
   handingOver: boolean;
+  /** When the last checkpoint that also renewed the lease was sent (local time). */
+  checkpointRenewedAt: number | undefined;
 }
 
 interface PendingSteal {
@@ -212,6 +214,8 @@ export class LeaseCoordinator {
   /** Listing mode: when this worker first saw each shard free, for shards whose row cannot tell. */
   private readonly firstSeenFree = new Map<string, number>();
   private nextRenewAt = 0;
+  /** When the last periodic renewal (listing mode) went out: a checkpoint since then renewed as much. */
+  private lastRenewalAt = Number.NEGATIVE_INFINITY;
   private nextRebalanceAt = 0;
   /** Renewals (heartbeats) in flight: at most RENEWALS_IN_FLIGHT, so a slow answer delays no period. */
   private readonly renewing = new Set<Promise<void>>();
@@ -468,12 +472,22 @@ export class LeaseCoordinator {
 
   // ---- renewal -----------------------------------------------------------------------------------
 
+  /**
+   * Renews, in listing mode, every lease no checkpoint renewed since the last round: a checkpoint sent
+   * after that round started granted at least what it did, so the lease keeps the schedule's margin
+   * until the next round without a write of its own.
+   */
   private async renewAll(): Promise<void> {
-    await this.renewInBatches(RENEW_BATCH, (batch) =>
-      this.checkpointer.renewLeases(
-        this.workerId,
-        batch.map((held) => held.shardId),
-      ),
+    const since = this.lastRenewalAt;
+    this.lastRenewalAt = this.scheduler.now();
+    await this.renewInBatches(
+      RENEW_BATCH,
+      (batch) =>
+        this.checkpointer.renewLeases(
+          this.workerId,
+          batch.map((held) => held.shardId),
+        ),
+      { due: (held) => held.checkpointRenewedAt === undefined || held.checkpointRenewedAt < since },
     );
   }
 
@@ -495,7 +509,7 @@ export class LeaseCoordinator {
           plans.push(result);
           return result;
         });
-    await this.renewInBatches(HEARTBEAT_BATCH, send, true);
+    await this.renewInBatches(HEARTBEAT_BATCH, send, { always: true });
     // The first answer's plan; none when no heartbeat answered.
     const plan = plans[0];
     if (!plan || this.stopped || this.rebalancing) return;
@@ -515,16 +529,18 @@ export class LeaseCoordinator {
   }
 
   /**
-   * Renews every held lease in batches through `call`, all batches at once, each with a deadline of the
-   * expiry it would grant, and applies the outcomes to the leases still held. With `always`, one call
-   * goes out even holding nothing (a heartbeat, whose plan may come late and still be useful).
+   * Renews the held leases that are `due` (all by default) in batches through `call`, all batches at
+   * once, each with a deadline of the expiry it would grant, and applies the outcomes to the leases
+   * still held. With `always`, one call goes out even with nothing to renew (a heartbeat, whose plan may
+   * come late and still be useful).
    */
   private async renewInBatches(
     size: number,
     call: (batch: readonly Held[]) => Promise<RenewResult>,
-    always = false,
+    options: { readonly always?: boolean; readonly due?: (held: Held) => boolean } = {},
   ): Promise<void> {
-    const leases = [...this.held.values()];
+    const { always = false, due = () => true } = options;
+    const leases = [...this.held.values()].filter(due);
     if (leases.length === 0 && !always) return;
     // Side by side, not one after another: under load, the last of a thousand leases must not wait for
     // nine answers before its own renewal leaves.
@@ -994,6 +1010,7 @@ export class LeaseCoordinator {
       processing: undefined,
       checkpoints: new Set(),
       handingOver: false,
+      checkpointRenewedAt: undefined,
     };
     held.expiryTimer = this.expiryTimer(held);
     this.held.set(shard.shardId, held);
@@ -1076,6 +1093,7 @@ export class LeaseCoordinator {
       throw new LeaseLostError(`shard ${held.shardId}: the lease was lost here; the processor must stop`);
     }
     const checkpoint = normalizeCheckpoint(sequenceNumber);
+    const sentAt = this.scheduler.now();
     const call = withDeadline(
       this.scheduler,
       this.checkpointer.checkpointSequence(held.shardId, {
@@ -1088,7 +1106,12 @@ export class LeaseCoordinator {
     );
     held.checkpoints.add(call);
     try {
-      await call;
+      const lease = await call;
+      // The same write renewed the lease: held longer here too, as a renewal sent at that instant would.
+      if (this.isCurrent(held) && checkpointRenewed(lease, this.t.leaseDurationMs)) {
+        this.extend(held, sentAt + this.t.leaseDurationMs - this.t.expiryMarginMs);
+        held.checkpointRenewedAt = Math.max(held.checkpointRenewedAt ?? sentAt, sentAt);
+      }
     } catch (error) {
       // Refused: the lease is someone else's (or gone). Stop the processing at once.
       if (isCode(error, ErrorCode.LeaseLost)) {

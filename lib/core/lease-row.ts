@@ -1,3 +1,5 @@
+import { parseLeaseTime } from './lease-time';
+
 /**
  * The lease table, attribute by attribute. The first six are vmware-go-kcl-v2's, with its names and
  * formats, so both can share one table; the rest are ours, and the Go library ignores them (and drops
@@ -117,4 +119,18 @@ export function toRow(lease: Lease): LeaseRow {
     if (typeof value === 'string') row[attr] = value;
   }
   return row;
+}
+
+/**
+ * Whether this checkpoint's answer shows that the same write renewed the lease: both instants come from
+ * one clock reading, a lease apart. A checkpoint that could not renew (a claim pending) leaves the
+ * timeout of the last renewal, less than a lease after the checkpoint.
+ */
+export function checkpointRenewed(
+  lease: Pick<Lease, 'leaseTimeout' | 'checkpointedAt'>,
+  leaseDurationMs: number,
+): boolean {
+  const timeout = lease.leaseTimeout === undefined ? undefined : parseLeaseTime(lease.leaseTimeout);
+  const at = lease.checkpointedAt === undefined ? undefined : parseLeaseTime(lease.checkpointedAt);
+  return timeout !== undefined && at !== undefined && timeout - at === leaseDurationMs;
 }

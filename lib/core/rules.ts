@@ -487,22 +487,54 @@ function unnormalizedCheckpointBehind(row: LeaseRow | undefined, requested: stri
   return compareSequenceNumbers(normal, requested) <= 0 ? stored : undefined;
 }
 
+/**
+ * A checkpoint by the live owner renews its lease in the same write: LeaseTimeout moves to a lease from
+ * now, so a shard checkpointed within a renewal period needs no renewal write of its own. Not while a
+ * claim is pending (the lease must end on time for the handover), and never shorter than it was (a Go
+ * worker's longer lease, or a later renewal that landed first): then the checkpoint alone is written.
+ */
+export const checkpointRenewsCondition = (request: CheckpointRequest, t: RuleTimes): Condition =>
+  and(
+    checkpointCondition(request, t),
+    not(claimIsFresh(t)),
+    compare(attr(Attr.LeaseTimeout), '<=', t.newLeaseTimeout),
+  );
+
+export function checkpointRenewsUpdate(request: CheckpointRequest, t: RuleTimes): RowUpdate {
+  const { set, remove } = checkpointUpdate(request, t);
+  return { set: [...set, [Attr.LeaseTimeout, { kind: 'set', value: t.newLeaseTimeout }]], remove };
+}
+
+/** CheckpointSequence: the checkpoint and a renewal in one write, or the checkpoint alone when it cannot renew. */
 export function checkpointPlan(request: CheckpointRequest): WritePlan {
+  return (t) => ({
+    condition: checkpointRenewsCondition(request, t),
+    update: checkpointRenewsUpdate(request, t),
+    onRefusal: (row) =>
+      holds(checkpointCondition(request, t), row)
+        ? next(checkpointOnlyPlan(request))
+        : checkpointRefusal(row, request, t),
+  });
+}
+
+function checkpointOnlyPlan(request: CheckpointRequest): WritePlan {
   return (t) => ({
     condition: checkpointCondition(request, t),
     update: checkpointUpdate(request, t),
-    onRefusal: (row) => {
-      const stored = unnormalizedCheckpointBehind(row, request.checkpoint);
-      if (stored !== undefined && holds(checkpointerHoldsLease(request, t), row)) {
-        return next((t2) => ({
-          condition: and(checkpointerHoldsLease(request, t2), compare(attr(Attr.Checkpoint), '=', stored)),
-          update: checkpointUpdate(request, t2),
-          onRefusal: (again) => fail(explainCheckpointRefusal(again, request, t2)),
-        }));
-      }
-      return fail(explainCheckpointRefusal(row, request, t));
-    },
+    onRefusal: (row) => checkpointRefusal(row, request, t),
   });
+}
+
+function checkpointRefusal(row: LeaseRow | undefined, request: CheckpointRequest, t: RuleTimes): Refusal {
+  const stored = unnormalizedCheckpointBehind(row, request.checkpoint);
+  if (stored !== undefined && holds(checkpointerHoldsLease(request, t), row)) {
+    return next((t2) => ({
+      condition: and(checkpointerHoldsLease(request, t2), compare(attr(Attr.Checkpoint), '=', stored)),
+      update: checkpointUpdate(request, t2),
+      onRefusal: (again) => fail(explainCheckpointRefusal(again, request, t2)),
+    }));
+  }
+  return fail(explainCheckpointRefusal(row, request, t));
 }
 
 export function explainCheckpointRefusal(

@@ -18,6 +18,7 @@ import {
   ShardNotFoundError,
   ValidationError,
 } from '../../lib/core/errors';
+import { checkpointRenewed } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 
 /** The terms every fixture must run with, so the suite knows when leases and claims lapse. */
@@ -209,6 +210,47 @@ export function describeCheckpointerBehaviour(name: string, factory: Checkpointe
         });
         await expect(cp.fetchCheckpoint(id)).resolves.toMatchObject({
           checkpoint: '49590338271490256608559692538361571095921575989136588898',
+        });
+      });
+
+      it('renews the owner’s lease in the same write: a lease from the checkpoint on, same counter', async () => {
+        const id = shard();
+        const start = clock.now();
+        await cp.getLease(id, { workerId: 'w1' });
+        clock.advance(4_000);
+        const after = await cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '5', leaseCounter: 1 });
+        expect(after).toMatchObject({
+          checkpoint: '5',
+          leaseCounter: 1,
+          checkpointedAt: formatLeaseTime(start + 4_000),
+          leaseTimeout: formatLeaseTime(start + 4_000 + leaseDurationMs),
+        });
+        expect(checkpointRenewed(after, leaseDurationMs)).toBe(true);
+        // Past the first lease's end, the checkpoint kept it: no renewal was needed.
+        clock.advance(leaseDurationMs - 1_000);
+        await expect(
+          cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '6', leaseCounter: 1 }),
+        ).resolves.toMatchObject({ owner: 'w1', checkpoint: '6' });
+        await expect(cp.getLease(id, { workerId: 'w2' })).rejects.toMatchObject({ code: 'LeaseNotAcquired' });
+      });
+
+      it('does not renew while a claim is pending: the checkpoint is recorded and the lease ends on time for the claimer', async () => {
+        const id = shard();
+        const start = clock.now();
+        await cp.getLease(id, { workerId: 'w1' });
+        await cp.claimShard(id, 'w2');
+        clock.advance(4_000);
+        const after = await cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '5', leaseCounter: 1 });
+        expect(after).toMatchObject({
+          checkpoint: '5',
+          claimRequest: 'w2',
+          leaseTimeout: formatLeaseTime(start + leaseDurationMs),
+        });
+        expect(checkpointRenewed(after, leaseDurationMs)).toBe(false);
+        clock.advance(leaseDurationMs - 4_000);
+        await expect(cp.getLease(id, { workerId: 'w2' })).resolves.toMatchObject({
+          owner: 'w2',
+          checkpoint: '5',
         });
       });
 

@@ -400,8 +400,15 @@ describe('LeaseCoordinator', () => {
 
     // A's next renewal is refused with ShardClaimed: it stops, checkpoints and releases (in the
     // background, so its other renewals never wait), and B's next cycle takes the shard.
-    await round(f.clock, [a, b]);
+    await f.clock.advance(RENEW_MS);
+    await a.coordinator.tick();
     expect(a.coordinator.heldShards()).not.toContain(claimed);
+    // The handover runs in real time (the processor's checkpoint, then the release): virtual time waits
+    // for it, as a claimer a renewal period later would find it done.
+    for (let i = 0; i < 400 && (await row(f.table, claimed as string))?.owner; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await b.coordinator.tick();
     for (let i = 0; i < 2 && b.coordinator.heldShards().length === 0; i++) await round(f.clock, [a, b]);
     expect(finalCheckpoints).toEqual([claimed]);
     expect(b.coordinator.heldShards()).toEqual([claimed]);
@@ -510,6 +517,48 @@ describe('LeaseCoordinator', () => {
     expect(a.gained).toHaveLength(2);
   });
 
+  it('holds a lease its checkpoints renew, even when no renewal gets through', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', {
+      rebalanceIntervalMs: 10 * LEASE_MS,
+      // Renewals get no answer: only the checkpoints (each renews in the same write) keep the lease.
+      checkpointer: withFaults(f.table.checkpointer, { renewLeases: networkFault }),
+    });
+    await a.coordinator.tick();
+    const lease = a.gained[0] as ShardLease;
+    for (let i = 1; i <= 6; i++) {
+      await round(f.clock, [a]);
+      await lease.checkpoint(String(i));
+    }
+    // Two lease periods on: still held here and in the table, never lost, never taken again.
+    expect(f.clock.now() - T0).toBe(6 * RENEW_MS);
+    expect(a.lost).toEqual([]);
+    expect(a.coordinator.heldShards()).toEqual([lease.shardId]);
+    expect(await f.table.checkpointer.getLeaseOwner(lease.shardId)).toBe('a');
+    expect(a.calls.get('getLease')).toBe(1);
+    // Without checkpoints the lease ends here at its local expiry.
+    await f.clock.advance(LEASE_MS);
+    await a.coordinator.tick();
+    expect(a.lost[0]).toEqual({ shardId: lease.shardId, reason: 'expired' });
+  });
+
+  it('renews only the leases no checkpoint renewed since its last round: a busy shard costs no renewal write', async () => {
+    const f = await fixture(2);
+    const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });
+    await a.coordinator.tick();
+    const [busy, idle] = a.gained as [ShardLease, ShardLease];
+    for (let i = 1; i <= 6; i++) {
+      await busy.checkpoint(String(i));
+      await round(f.clock, [a]);
+    }
+    expect(a.renewedIds).toEqual(Array.from({ length: 6 }, () => [idle.shardId]));
+    expect(a.lost).toEqual([]);
+    expect(await ownersInTable(f.table)).toEqual({ a: [busy.shardId, idle.shardId].sort() });
+    // A round without a checkpoint renews it again.
+    await round(f.clock, [a]);
+    expect(a.renewedIds.at(-1)?.sort()).toEqual([busy.shardId, idle.shardId].sort());
+  });
+
   it('reports a lease whose row was removed as taken, and its checkpointer then fails with LeaseLost', async () => {
     const f = await fixture(1);
     const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });
@@ -563,6 +612,8 @@ describe('LeaseCoordinator', () => {
       await lease.checkpoint(String(i * 10));
       renewals.answer();
       await cycle;
+      // That checkpoint renewed the lease too: the next round sends no renewal, the one after does.
+      await round(f.clock, [a]);
     }
     expect(renewals.written).toBe(3);
     expect(a.lost).toEqual([]);

@@ -7,7 +7,7 @@ import {
   ShardEndedError,
   ShardNotFoundError,
 } from '../../lib/core/errors';
-import { type Lease, type LeaseRow, toLease, toRow } from '../../lib/core/lease-row';
+import { checkpointRenewed, type Lease, type LeaseRow, toLease, toRow } from '../../lib/core/lease-row';
 import { formatLeaseTime } from '../../lib/core/lease-time';
 import {
   answerShowsUpdate,
@@ -373,11 +373,56 @@ describe('checkpointUpdate and checkpointPlan', () => {
 
   it('does not write again over a normalized stored checkpoint: the refusal is explained', () => {
     const plan = checkpointPlan({ workerId: 'w1', checkpoint: '200' });
-    const decision = plan(t).onRefusal(live);
-    expect(decision).toMatchObject({
+    // The renewing write refused on a row the checkpoint alone fits: that is written next, and its own
+    // refusal on the same row is a concurrent change.
+    const alone = plan(t).onRefusal(live);
+    expect(alone.kind).toBe('next');
+    expect(alone.kind === 'next' && alone.plan(t).onRefusal(live)).toMatchObject({
       kind: 'fail',
       error: { message: 'lease lost: the lease changed concurrently' },
     });
     expect(plan(t).onRefusal({ ...live, Checkpoint: '000300' }).kind).toBe('fail');
+  });
+
+  it('renews the lease in the same write: a lease from now, never shorter, never while a claim is pending', () => {
+    const write = checkpointPlan({ workerId: 'w1', checkpoint: '200' })(t);
+    expect(write.update.set).toContainEqual(['LeaseTimeout', { kind: 'set', value: t.newLeaseTimeout }]);
+    expect(evaluateCondition(write.condition, live)).toBe(true);
+    expect(evaluateCondition(write.condition, { ...live, LeaseTimeout: at(terms.leaseDurationMs) })).toBe(
+      true,
+    );
+    const longer: LeaseRow = { ...live, LeaseTimeout: at(terms.leaseDurationMs + 1) };
+    const lapsedClaim: LeaseRow = { ...live, ClaimRequest: 'w2', ClaimedAt: at(-terms.claimTimeoutMs - 1) };
+    expect(evaluateCondition(write.condition, lapsedClaim)).toBe(true);
+    for (const row of [claimed, longer]) {
+      expect(evaluateCondition(write.condition, row)).toBe(false);
+      // Refused there: the checkpoint alone, which leaves the timeout as it is.
+      const decision = write.onRefusal(row);
+      expect(decision.kind).toBe('next');
+      const alone = decision.kind === 'next' ? decision.plan(t) : undefined;
+      expect(alone?.update.set.map(([name]) => name)).toEqual(['Checkpoint', 'CheckpointedAt']);
+      expect(alone && evaluateCondition(alone.condition, row)).toBe(true);
+    }
+    // Not the caller's lease (expired here): explained at once, nothing more written.
+    expect(write.onRefusal(expired)).toMatchObject({ kind: 'fail', error: { code: 'LeaseLost' } });
+  });
+});
+
+describe('checkpointRenewed', () => {
+  const lease = (
+    checkpointedAtMs: number,
+    timeoutMs: number,
+  ): Pick<Lease, 'leaseTimeout' | 'checkpointedAt'> => ({
+    checkpointedAt: formatLeaseTime(checkpointedAtMs),
+    leaseTimeout: formatLeaseTime(timeoutMs),
+  });
+
+  it('is true when the answer’s timeout is exactly a lease after its checkpoint (one write, one clock reading)', () => {
+    expect(checkpointRenewed(lease(NOW, NOW + 10_000), 10_000)).toBe(true);
+    expect(checkpointRenewed(lease(NOW, NOW + 9_999), 10_000)).toBe(false);
+    expect(checkpointRenewed(lease(NOW, NOW + 10_001), 10_000)).toBe(false);
+    expect(checkpointRenewed({ checkpointedAt: formatLeaseTime(NOW) }, 10_000)).toBe(false);
+    expect(checkpointRenewed({ leaseTimeout: formatLeaseTime(NOW) }, 10_000)).toBe(false);
+    expect(checkpointRenewed({ checkpointedAt: 'soon', leaseTimeout: formatLeaseTime(NOW) }, 0)).toBe(false);
   });
 });

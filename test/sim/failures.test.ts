@@ -236,10 +236,16 @@ describe('a checkpoint racing the coordinator’s own renewal', () => {
   it('succeeds: renewals keep the lease counter', async () => {
     const w = world();
     const results: Array<{ atMs: number; ok: boolean; error?: unknown }> = [];
+    // Checkpoints only while a renewal is in flight: a checkpoint renews the lease too, and a lease
+    // checkpointed since the last round is not renewed in the next one, so checkpoints all along would
+    // leave no renewal to race. So every other round renews, and the checkpoints race it.
+    const renewalInFlight = () =>
+      w0.io.calls.some((call) => call.method === 'renewLeases' && call.answeredAtMs === undefined);
     const w0 = w.worker('w0', async (lease) => {
       for (let sequence = 1; !lease.signal.aborted; sequence++) {
         await new Promise<void>((resolve) => w.scheduler.setTimeout(resolve, 40));
         if (lease.signal.aborted) break;
+        if (!renewalInFlight()) continue;
         const atMs = w.scheduler.now();
         await lease.checkpoint(String(sequence * 10)).then(
           () => results.push({ atMs, ok: true }),
@@ -251,7 +257,7 @@ describe('a checkpoint racing the coordinator’s own renewal', () => {
     w0.io.script = (method) =>
       method === 'renewLeases' ? { requestDelayMs: 100, answerDelayMs: 150 } : 'pass';
     await w0.coordinator.start();
-    await w.scheduler.runUntil(4 * LEASE_MS);
+    await w.scheduler.runUntil(8 * LEASE_MS);
 
     const renewals = w0.io.calls.filter((call) => call.method === 'renewLeases' && call.outcome === 'ok');
     expect(renewals.length).toBeGreaterThanOrEqual(8);

@@ -628,9 +628,9 @@ describe('rows written by another writer', () => {
     ).resolves.toMatchObject({
       leaseCounter: 0,
     });
-    // Once we hold the counter again, fencing by it is exact. (A millisecond-precision Go value reads up
-    // to 1 ms late: see lease-time.ts.)
-    clock.advance(5_001);
+    // Once we hold the counter again, fencing by it is exact. (That checkpoint renewed the lease: a
+    // lease from then on.)
+    clock.advance(LEASE + 1);
     await cp.getLease(id, { workerId: 'w9' });
     await expect(
       cp.checkpointSequence(id, { workerId: 'w9', checkpoint: '2', leaseCounter: 0 }),

@@ -7,6 +7,7 @@
 import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { ManualClock } from '../../lib/core/clock';
 import { LeaseLostError, LeaseNotAcquiredError, ShardClaimedError } from '../../lib/core/errors';
+import { formatLeaseTime } from '../../lib/core/lease-time';
 import { createTestTable, rawItem as readRawItem, type TestTable } from '../support/dynamo';
 
 const LEASE = 10_000;
@@ -132,6 +133,12 @@ describe('rows written by vmware-go-kcl-v2', () => {
       checkpoint: '1',
       leaseCounter: 0,
     });
+    // That checkpoint renewed the lease; the Go worker writes its row back whole, as it does.
+    await putGoRow(id, {
+      AssignedTo: 'go-worker',
+      LeaseTimeout: '2026-11-24T19:10:41.123456789Z',
+      Checkpoint: '1',
+    });
     clock.set(Date.parse('2026-11-24T19:10:41.124Z'));
     await expect(
       table.checkpointer.checkpointSequence(id, { workerId: 'go-worker', checkpoint: '2' }),
@@ -174,6 +181,26 @@ describe('rows written by vmware-go-kcl-v2', () => {
     clock.set(Date.parse('2026-11-24T19:10:41.000Z') + CLAIM + 1_000);
     await expect(table.checkpointer.getLease(id, { workerId: 'bystander' })).resolves.toMatchObject({
       owner: 'bystander',
+    });
+  });
+
+  it('keep a timeout longer than ours when we checkpoint on them: the checkpoint is recorded, the lease not shortened', async () => {
+    const id = shard();
+    clock.set(Date.parse('2026-11-24T19:20:00.000Z'));
+    // Our worker holds the shard under a timeout a Go worker's longer lease left (an hour on).
+    await putGoRow(id, { AssignedTo: 'ts-worker', LeaseTimeout: '2026-11-24T20:20:00Z', Checkpoint: '7' });
+    const after = await table.checkpointer.checkpointSequence(id, { workerId: 'ts-worker', checkpoint: '8' });
+    expect(after).toMatchObject({ checkpoint: '8', leaseTimeout: '2026-11-24T20:20:00Z' });
+    expect((await rawItem(id))?.LeaseTimeout).toEqual({ S: '2026-11-24T20:20:00Z' });
+  });
+
+  it('see a normal, later RFC 3339 timeout after our checkpoint renewed the lease', async () => {
+    const id = shard();
+    clock.set(Date.parse('2026-11-24T19:30:00.000Z'));
+    await putGoRow(id, { AssignedTo: 'ts-worker', LeaseTimeout: '2026-11-24T19:30:05Z', Checkpoint: '7' });
+    await table.checkpointer.checkpointSequence(id, { workerId: 'ts-worker', checkpoint: '8' });
+    expect((await rawItem(id))?.LeaseTimeout).toEqual({
+      S: formatLeaseTime(Date.parse('2026-11-24T19:30:00.000Z') + LEASE),
     });
   });
 

@@ -84,6 +84,8 @@ class Model {
     }
     r.checkpoint = next;
     r.checkpointedAtMs = now;
+    // It renews the lease too (never shorter), unless a claim is pending: the handover keeps its time.
+    if (!this.claimPending(r, now)) r.timeoutMs = Math.max(r.timeoutMs ?? 0, now + LEASE);
     return ok;
   }
 

@@ -72,6 +72,16 @@ describe('DynamoDB requests per operation', () => {
     });
   });
 
+  it('checkpointSequence with a claim pending: the renewing write is refused, the checkpoint alone is written', async () => {
+    const id = shard();
+    await cp.getLease(id, { workerId: 'w1' });
+    await cp.claimShard(id, 'w2');
+    expect(await requestsOf(() => cp.checkpointSequence(id, { workerId: 'w1', checkpoint: '5' }))).toEqual({
+      UpdateItem: 2,
+      GetItem: 1,
+    });
+  });
+
   it('fetchCheckpoint and getLeaseOwner: one consistent GetItem each', async () => {
     const id = shard();
     await cp.getLease(id, { workerId: 'w1', checkpoint: '1' });
