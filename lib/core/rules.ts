@@ -67,12 +67,15 @@ export interface RuleTimes {
 }
 
 /**
- * How long a handed-over shard waits for its claimer once the claimed lease ended: one renewal period
- * of the service's lease. A live claimer asks for its claimed shards every renewal period; a claim that
- * outlives this lapses, so a claimer that crashed or went away delays the shard by no more.
+ * How long a handed-over shard waits for its claimer once the claimed lease ended: half a lease. A live
+ * claimer asks for its claimed shards every renewal period (a third of a lease), so one of its asks
+ * always falls inside the window, with a sixth of a lease to spare for a late timer. (A window of
+ * exactly one renewal period, rounded down, was shorter than the claimer's period: a claimer in phase
+ * with the release missed it every time, and the owner took the shard back.) A claim that outlives the
+ * window lapses, so a claimer that crashed or went away delays the shard by no more.
  */
 export function handoverWindowMs(terms: Pick<LeaseTerms, 'leaseDurationMs'>): number {
-  return Math.floor(terms.leaseDurationMs / 3);
+  return Math.ceil(terms.leaseDurationMs / 2);
 }
 
 export function ruleTimes(nowMs: number, terms: LeaseTerms): RuleTimes {

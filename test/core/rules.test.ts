@@ -51,7 +51,7 @@ describe('ruleTimes', () => {
       nowMs: NOW,
       now: '2026-11-24T19:00:00.000000001Z',
       claimCutoff: '2026-11-24T18:59:00.000000001Z',
-      handoverCutoff: '2026-11-24T18:59:56.667000001Z',
+      handoverCutoff: '2026-11-24T18:59:55.000000001Z',
       newLeaseTimeout: '2026-11-24T19:00:10.000000001Z',
     });
   });
@@ -101,7 +101,7 @@ describe('take and renew conditions', () => {
 });
 
 describe('claims', () => {
-  it('lapse a renewal period (a third of the lease) after the claimed lease ended, so that a crashed claimer blocks nobody for long', () => {
+  it('lapse half a lease after the claimed lease ended, so that a crashed claimer blocks nobody for long', () => {
     const released: LeaseRow = {
       ShardID: 's',
       LeaseTimeout: at(-1),
@@ -109,7 +109,7 @@ describe('claims', () => {
       ClaimedAt: at(-1_000),
     };
     expect(evaluateCondition(takeCondition('w3', t), released)).toBe(false);
-    const window = Math.floor(terms.leaseDurationMs / 3);
+    const window = Math.ceil(terms.leaseDurationMs / 2);
     expect(evaluateCondition(takeCondition('w3', t), { ...released, LeaseTimeout: at(-window + 1) })).toBe(
       false,
     );
@@ -318,9 +318,12 @@ describe('isWellFormed', () => {
 });
 
 describe('handoverWindowMs', () => {
-  it('is one renewal period, a third of the lease, in whole milliseconds rounded down', () => {
-    expect(handoverWindowMs({ leaseDurationMs: 10_000 })).toBe(3_333);
-    expect(handoverWindowMs({ leaseDurationMs: 9_002 })).toBe(3_000);
+  it('is half a lease, in whole milliseconds rounded up: longer than the claimer’s renewal period', () => {
+    expect(handoverWindowMs({ leaseDurationMs: 10_000 })).toBe(5_000);
+    expect(handoverWindowMs({ leaseDurationMs: 9_001 })).toBe(4_501);
+    for (const leaseDurationMs of [3_000, 9_001, 10_000, 60_000]) {
+      expect(handoverWindowMs({ leaseDurationMs })).toBeGreaterThan(leaseDurationMs / 3);
+    }
   });
 });
 

@@ -38,14 +38,14 @@ class Model {
     return r.owner !== undefined && r.timeoutMs !== undefined && r.timeoutMs > now;
   }
 
-  /** A claim counts for a claim timeout, and no longer than a renewal period (a third of the lease) after the claimed lease ended. */
+  /** A claim counts for a claim timeout, and no longer than half a lease after the claimed lease ended. */
   private claimPending(r: ModelRow, now: number): boolean {
     return (
       r.claim !== undefined &&
       r.claimedAtMs !== undefined &&
       r.claimedAtMs > now - CLAIM &&
       r.timeoutMs !== undefined &&
-      r.timeoutMs > now - Math.floor(LEASE / 3)
+      r.timeoutMs > now - Math.ceil(LEASE / 2)
     );
   }
 
