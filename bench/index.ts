@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { run as bundles } from './bundles';
 import { run as core } from './core';
+import { run as cost } from './cost';
 import { type DynaliteProcess, startDynaliteProcess } from './dynalite-process';
 import { run as http } from './http';
 import { readmeBlock, runStartingNow, sectionMarkdown, writeReadmeBlocks } from './readme';
@@ -25,6 +26,7 @@ export const SECTIONS: Readonly<Record<string, SectionRunner>> = {
   bundles: { needsDynamo: false, run: () => bundles() },
   reaper: { needsDynamo: true, run: reaper },
   scale: { needsDynamo: false, run: () => scale() },
+  cost: { needsDynamo: false, run: () => cost() },
 };
 
 async function main(): Promise<number> {

@@ -20,23 +20,13 @@ import { leaseIsLive, ruleTimes } from '../lib/core/rules';
 import { VirtualScheduler } from '../lib/core/scheduler';
 import type { ShardSource, StreamShard } from '../lib/store/kinesis-shard-source';
 import { MemoryRowStore } from '../test/sim/memory-row-store';
+import { PRICE, requestDollars } from './prices';
 import type { BenchSection } from './section';
 
 const LEASE_MS = 10_000;
 const SERVICE_INSTANCES = 4;
 const T0 = Date.parse('2026-12-01T00:00:00.000Z');
 const silent = new Logger({ logLevel: 'SILENT' });
-
-/** On-demand list prices (us-east-1): what the per-million figures are computed from. */
-const PRICE = {
-  httpApiPerMillion: 1.0,
-  lambdaRequestsPerMillion: 0.2,
-  /** arm64, per GB-second; each request billed at 128 MB for 10 ms (an estimate: our handlers run 3–15 ms). */
-  lambdaGbSecond: 0.0000133334,
-  lambdaGbSecondsPerRequest: 0.125 * 0.01,
-  writeUnitsPerMillion: 0.625,
-  readUnitsPerMillion: 0.125,
-};
 
 type Design = 'heartbeat' | 'listing';
 
@@ -208,13 +198,8 @@ async function scenario(design: Design, workerCount: number, shardCount: number)
     writeUnits: after.units.write - before.units.write,
   };
   const cost =
-    (minute.http *
-      (PRICE.httpApiPerMillion +
-        PRICE.lambdaRequestsPerMillion +
-        PRICE.lambdaGbSecond * PRICE.lambdaGbSecondsPerRequest * 1e6) +
-      minute.writeUnits * PRICE.writeUnitsPerMillion +
-      minute.readUnits * PRICE.readUnitsPerMillion) /
-    1e6;
+    requestDollars(minute.http) +
+    (minute.writeUnits * PRICE.writeUnitsPerMillion + minute.readUnits * PRICE.readUnitsPerMillion) / 1e6;
   return {
     design,
     workers: workerCount,
