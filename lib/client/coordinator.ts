@@ -1107,8 +1107,20 @@ export class LeaseCoordinator {
     held.checkpoints.add(call);
     try {
       const lease = await call;
-      // The same write renewed the lease: held longer here too, as a renewal sent at that instant would.
-      if (this.isCurrent(held) && checkpointRenewed(lease, this.t.leaseDurationMs)) {
+      if (!this.isCurrent(held)) {
+        // Handed over or ended meanwhile: nothing to learn from the answer.
+      } else if (lease.claimRequest && lease.claimRequest !== this.workerId) {
+        // Another worker claims the shard (a renewing checkpoint settles lapsed claims, so this one is
+        // pending): hand over now, as a refused renewal would, rather than at the next round, which
+        // skips a lease its checkpoints renewed.
+        void this.onRenewalLost({
+          shardId: held.shardId,
+          code: ErrorCode.ShardClaimed,
+          message: 'the shard is claimed',
+          claimRequest: lease.claimRequest,
+        });
+      } else if (checkpointRenewed(lease, this.t.leaseDurationMs)) {
+        // The same write renewed the lease: held longer here too, as a renewal sent then would.
         this.extend(held, sentAt + this.t.leaseDurationMs - this.t.expiryMarginMs);
         held.checkpointRenewedAt = Math.max(held.checkpointRenewedAt ?? sentAt, sentAt);
       }

@@ -503,9 +503,13 @@ export const checkpointRenewsCondition = (request: CheckpointRequest, t: RuleTim
     compare(attr(Attr.LeaseTimeout), '<=', t.newLeaseTimeout),
   );
 
+/** As a renewal does, it settles a lapsed claim (the condition admits no fresh one). */
 export function checkpointRenewsUpdate(request: CheckpointRequest, t: RuleTimes): RowUpdate {
   const { set, remove } = checkpointUpdate(request, t);
-  return { set: [...set, [Attr.LeaseTimeout, { kind: 'set', value: t.newLeaseTimeout }]], remove };
+  return {
+    set: [...set, [Attr.LeaseTimeout, { kind: 'set', value: t.newLeaseTimeout }]],
+    remove: [...remove, Attr.ClaimRequest, Attr.ClaimedAt],
+  };
 }
 
 /** CheckpointSequence: the checkpoint and a renewal in one write, or the checkpoint alone when it cannot renew. */

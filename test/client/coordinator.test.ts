@@ -559,6 +559,27 @@ describe('LeaseCoordinator', () => {
     expect(a.renewedIds.at(-1)?.sort()).toEqual([busy.shardId, idle.shardId].sort());
   });
 
+  it('hands a busy shard over at the first checkpoint after a claim, without waiting for a renewal round', async () => {
+    const f = await fixture(1);
+    const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });
+    await a.coordinator.tick();
+    const busy = a.gained[0] as ShardLease;
+    await busy.checkpoint('1');
+    await f.table.checkpointer.claimShard(busy.shardId, 'b');
+    // This checkpoint cannot renew (the claim is pending), and its answer names the claimer.
+    await busy.checkpoint('2');
+    for (let i = 0; i < 400 && (await row(f.table, busy.shardId))?.owner; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(a.lost).toEqual([{ shardId: busy.shardId, reason: 'claimed', owner: 'b' }]);
+    expect(busy.signal.aborted).toBe(true);
+    expect(a.calls.get('renewLeases')).toBeUndefined();
+    await expect(f.table.checkpointer.getLease(busy.shardId, { workerId: 'b' })).resolves.toMatchObject({
+      owner: 'b',
+      checkpoint: '2',
+    });
+  });
+
   it('reports a lease whose row was removed as taken, and its checkpointer then fails with LeaseLost', async () => {
     const f = await fixture(1);
     const a = f.worker('a', { rebalanceIntervalMs: 10 * LEASE_MS });

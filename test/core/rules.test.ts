@@ -397,6 +397,8 @@ describe('checkpointUpdate and checkpointPlan', () => {
     const longer: LeaseRow = { ...live, LeaseTimeout: at(terms.leaseDurationMs + 1) };
     const lapsedClaim: LeaseRow = { ...live, ClaimRequest: 'w2', ClaimedAt: at(-terms.claimTimeoutMs - 1) };
     expect(evaluateCondition(write.condition, lapsedClaim)).toBe(true);
+    // Settled in the same write, as a renewal settles it: a claim left in the answer is a pending one.
+    expect(write.update.remove).toEqual(expect.arrayContaining(['ClaimRequest', 'ClaimedAt']));
     for (const row of [claimed, longer]) {
       expect(evaluateCondition(write.condition, row)).toBe(false);
       // Refused there: the checkpoint alone, which leaves the timeout as it is.
