@@ -26,8 +26,10 @@ import {
   leaseIsLive,
   type RowUpdate,
   renewCondition,
+  renewUpdate,
   ruleTimes,
   takeCondition,
+  takePlan,
 } from '../../lib/core/rules';
 
 const NOW = Date.parse('2026-11-24T19:00:00.000Z');
@@ -429,5 +431,32 @@ describe('checkpointRenewed', () => {
     expect(checkpointRenewed({ checkpointedAt: formatLeaseTime(NOW) }, 10_000)).toBe(false);
     expect(checkpointRenewed({ leaseTimeout: formatLeaseTime(NOW) }, 10_000)).toBe(false);
     expect(checkpointRenewed({ checkpointedAt: 'soon', leaseTimeout: formatLeaseTime(NOW) }, 0)).toBe(false);
+  });
+});
+
+describe('what the last mutation run of the rules left unguarded', () => {
+  it('does not count an answer whose counter is not a whole number as proof of a take', () => {
+    const take: RowUpdate = { set: [['LeaseCounter', { kind: 'increment', by: 1 }]], remove: [] };
+    expect(answerShowsUpdate({ ...live, LeaseCounter: 5 }, 's', take)).toBe(true);
+    expect(answerShowsUpdate({ ...live, LeaseCounter: 1.5 }, 's', take)).toBe(false);
+  });
+
+  it('records, when a GetLease turns out to be a renewal, the parent the row lacks', () => {
+    expect(renewUpdate('w1', t, { parentShardId: 'p' }).set).toContainEqual([
+      'ParentShardId',
+      { kind: 'setIfMissing', value: 'p' },
+    ]);
+    // The holder's take is refused (the lease is live) and becomes that renewal, parent included; a
+    // renewal refused because the lease expired meanwhile becomes a take again.
+    const decision = takePlan({ workerId: 'w1', parentShardId: 'p' })(t).onRefusal(live);
+    expect(decision.kind).toBe('next');
+    const renewal = decision.kind === 'next' ? decision.plan(t) : undefined;
+    expect(renewal?.update.set).toContainEqual(['ParentShardId', { kind: 'setIfMissing', value: 'p' }]);
+    expect(renewal?.onRefusal({ ...live, LeaseTimeout: at(-1) }).kind).toBe('next');
+  });
+
+  it('explains a refused claim on a row that changed meanwhile (no claim left, not ended) as ShardClaimed', () => {
+    const unclaimed: LeaseRow = { ShardID: 's', AssignedTo: 'w1', LeaseTimeout: at(5_000) };
+    expect(explainClaimRefusal(unclaimed, 's', 'w2', t)).toMatchObject({ code: 'ShardClaimed' });
   });
 });
