@@ -11,8 +11,8 @@ import { Attr } from '../lib/core/lease-row';
 import { formatLeaseTime } from '../lib/core/lease-time';
 import {
   type CheckpointRequest,
-  checkpointCondition,
-  checkpointUpdate,
+  checkpointRenewsCondition,
+  checkpointRenewsUpdate,
   type RowUpdate,
   renewCondition,
   renewUpdate,
@@ -307,7 +307,8 @@ function coreExpressionCalls(client: DynamoDBClient, tableName: string) {
     checkpoint: (shardId: string, sequence: string) => {
       const t = ruleTimes(Date.now(), terms);
       const request: CheckpointRequest = { workerId: WORKER, checkpoint: sequence };
-      return update(shardId, checkpointCondition(request, t), checkpointUpdate(request, t));
+      // What the core sends first: the checkpoint and the renewal in one write.
+      return update(shardId, checkpointRenewsCondition(request, t), checkpointRenewsUpdate(request, t));
     },
   };
 }
