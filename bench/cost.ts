@@ -9,7 +9,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { LeaseCoordinator, type ShardLease } from '../lib/client/coordinator';
-import type { Checkpointer } from '../lib/core/checkpointer';
 import { discoveryWrite } from '../lib/core/discovery';
 import { LeaseEngine } from '../lib/core/engine';
 import { isWorkerRow, toLease } from '../lib/core/lease-row';
@@ -17,7 +16,8 @@ import { leaseIsLive, ruleTimes } from '../lib/core/rules';
 import { sleep, VirtualScheduler } from '../lib/core/scheduler';
 import type { ShardSource, StreamShard } from '../lib/store/kinesis-shard-source';
 import { MemoryRowStore } from '../test/sim/memory-row-store';
-import { PRICE, requestDollars } from './prices';
+import { billedUnits, PRICE, requestDollars } from './prices';
+import { viaService } from './scale';
 import type { BenchSection } from './section';
 
 const LEASE_MS = 10_000;
@@ -54,31 +54,6 @@ function dollars(http: number, readUnits: number, writeUnits: number): number {
   );
 }
 
-/** A checkpointer whose every call is one HTTP request (counted) to the engine. */
-function overHttp(engine: LeaseEngine, counts: { http: number }): Checkpointer {
-  return new Proxy({} as Checkpointer, {
-    get(_target, property) {
-      return (...args: unknown[]) => {
-        counts.http++;
-        const method = (engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
-          String(property)
-        ] as (...a: unknown[]) => Promise<unknown>;
-        return method.apply(engine, args);
-      };
-    },
-  });
-}
-
-function totalUnits(store: MemoryRowStore): { read: number; write: number } {
-  let read = 0;
-  let write = 0;
-  for (const totals of Object.values(store.totals)) {
-    read += totals.readUnits;
-    write += totals.writeUnits;
-  }
-  return { read, write };
-}
-
 /** One steady minute of a settled fleet whose processors checkpoint every `intervalMs`. */
 async function measured(design: Design, intervalMs: number): Promise<Cost> {
   const clock = new VirtualScheduler(T0);
@@ -93,7 +68,7 @@ async function measured(design: Design, intervalMs: number): Promise<Cost> {
     for (const shard of shards) await store.update(shard.shardId, () => discoveryWrite(shard, t));
   }
   const source: ShardSource = { listShards: async () => shards };
-  const counts = { http: 0 };
+  const counts = { http: 0, renewed: 0 };
   // Sequence numbers only grow, whoever holds the shard.
   const sequence = new Map<string, number>();
   const processShard = async (lease: ShardLease) => {
@@ -109,7 +84,7 @@ async function measured(design: Design, intervalMs: number): Promise<Cost> {
     { length: WORKERS },
     (_, i) =>
       new LeaseCoordinator({
-        checkpointer: design === 'heartbeat' ? overHttp(engine, counts) : engine,
+        checkpointer: design === 'heartbeat' ? viaService([engine], counts, () => 0) : engine,
         ...(design === 'listing' && { shardSource: source }),
         workerId: `worker-${i}`,
         leaseDurationMs: LEASE_MS,
@@ -137,9 +112,9 @@ async function measured(design: Design, intervalMs: number): Promise<Cost> {
       `${design}: the fleet did not settle to ${SHARDS_PER_WORKER} shards each: ${JSON.stringify(coordinators.map((c) => c.heldShards().length))} ${JSON.stringify(coordinators.map((c) => c.pendingSteal() ?? '-'))}`,
     );
   await clock.advance(LEASE_MS);
-  const before = { http: counts.http, ...totalUnits(store) };
+  const before = { http: counts.http, ...billedUnits(store) };
   await clock.advance(60_000);
-  const after = { http: counts.http, ...totalUnits(store) };
+  const after = { http: counts.http, ...billedUnits(store) };
   // The processors end as the clock moves (their sleeps are virtual), and stop() waits for them.
   const stopping = Promise.all(coordinators.map((coordinator) => coordinator.stop({ release: false })));
   await clock.advance(LEASE_MS);

@@ -1,3 +1,5 @@
+import type { MemoryRowStore } from '../test/sim/memory-row-store';
+
 /** On-demand list prices (us-east-1) the bench's dollar figures are computed from. */
 export const PRICE = {
   httpApiPerMillion: 1.0,
@@ -18,4 +20,15 @@ export function requestDollars(requests: number): number {
         PRICE.lambdaGbSecond * PRICE.lambdaGbSecondsPerRequest * 1e6)) /
     1e6
   );
+}
+
+/** Read and write units the in-memory table billed so far, every request kind together. */
+export function billedUnits(store: MemoryRowStore): { read: number; write: number } {
+  let read = 0;
+  let write = 0;
+  for (const totals of Object.values(store.totals)) {
+    read += totals.readUnits;
+    write += totals.writeUnits;
+  }
+  return { read, write };
 }

@@ -20,7 +20,7 @@ import { leaseIsLive, ruleTimes } from '../lib/core/rules';
 import { VirtualScheduler } from '../lib/core/scheduler';
 import type { ShardSource, StreamShard } from '../lib/store/kinesis-shard-source';
 import { MemoryRowStore } from '../test/sim/memory-row-store';
-import { PRICE, requestDollars } from './prices';
+import { billedUnits, PRICE, requestDollars } from './prices';
 import type { BenchSection } from './section';
 
 const LEASE_MS = 10_000;
@@ -51,7 +51,7 @@ interface Figures {
 }
 
 /** A checkpointer for one worker: each call is one HTTP request to a service instance. */
-function viaService(
+export function viaService(
   engines: readonly LeaseEngine[],
   counts: { http: number; renewed: number },
   pick: () => number,
@@ -170,9 +170,9 @@ async function scenario(design: Design, workerCount: number, shardCount: number)
     return max - min <= 1;
   }, 30 * LEASE_MS);
   await clock.advance(LEASE_MS);
-  const before = { ...counts, units: totalUnits(store) };
+  const before = { ...counts, units: billedUnits(store) };
   await clock.advance(60_000);
-  const after = { ...counts, units: totalUnits(store) };
+  const after = { ...counts, units: billedUnits(store) };
   // 3. +10% workers.
   const added = Math.max(1, Math.round(workerCount / 10));
   for (let i = 0; i < added; i++) startWorker(workerCount + i);
@@ -218,16 +218,6 @@ async function scenario(design: Design, workerCount: number, shardCount: number)
     costPerMillionRenewed: minute.renewed > 0 ? (cost / minute.renewed) * 1e6 : Number.NaN,
     wallSeconds: (performance.now() - wallStart) / 1000,
   };
-}
-
-function totalUnits(store: MemoryRowStore): { read: number; write: number } {
-  let read = 0;
-  let write = 0;
-  for (const totals of Object.values(store.totals)) {
-    read += totals.readUnits;
-    write += totals.writeUnits;
-  }
-  return { read, write };
 }
 
 /**

@@ -120,7 +120,8 @@ async function settlesWithoutTime(promise: Promise<unknown>): Promise<boolean> {
       settled = true;
     },
   );
-  for (let i = 0; i < 200 && !settled; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  // A generous real-time bound (10 s): the table answers in milliseconds; a wait on virtual time never ends.
+  for (let i = 0; i < 2_000 && !settled; i++) await new Promise((resolve) => setTimeout(resolve, 5));
   return settled;
 }
 
@@ -405,7 +406,7 @@ describe('LeaseCoordinator', () => {
     expect(a.coordinator.heldShards()).not.toContain(claimed);
     // The handover runs in real time (the processor's checkpoint, then the release): virtual time waits
     // for it, as a claimer a renewal period later would find it done.
-    for (let i = 0; i < 400 && (await row(f.table, claimed as string))?.owner; i++) {
+    for (let i = 0; i < 2_000 && (await row(f.table, claimed as string))?.owner; i++) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await b.coordinator.tick();
@@ -568,7 +569,7 @@ describe('LeaseCoordinator', () => {
     await f.table.checkpointer.claimShard(busy.shardId, 'b');
     // This checkpoint cannot renew (the claim is pending), and its answer names the claimer.
     await busy.checkpoint('2');
-    for (let i = 0; i < 400 && (await row(f.table, busy.shardId))?.owner; i++) {
+    for (let i = 0; i < 2_000 && (await row(f.table, busy.shardId))?.owner; i++) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     expect(a.lost).toEqual([{ shardId: busy.shardId, reason: 'claimed', owner: 'b' }]);
@@ -906,7 +907,7 @@ describe('LeaseCoordinator at the edges of a lease', () => {
     // Meanwhile the first lease ends here, and the next cycle takes the shard again: a second lease.
     await f.clock.runUntil(T0 + LEASE_MS - MARGIN_MS);
     const second = a.coordinator.tick();
-    for (let i = 0; i < 200 && a.gained.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2_000 && a.gained.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
     expect(a.gained).toHaveLength(2);
     // The old answer says "lost": it is about the first lease, not the second.
     renewals.answer();
